@@ -1,0 +1,33 @@
+//! The `pgcdc` command line. It only parses arguments and calls into the library
+//! crates; everything that does work lives there.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "pgcdc", version, about = "Debezium-compatible change data capture for PostgreSQL")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the version and the Debezium release whose output pgcdc reproduces.
+    Version,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Version => {
+            println!("pgcdc {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}

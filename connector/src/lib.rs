@@ -1,0 +1,15 @@
+//! The source side of pgcdc: everything between a PostgreSQL server and a Kafka
+//! acknowledgement. It speaks the streaming replication protocol itself
+//! (`replication`), decodes pgoutput into typed messages (`pgoutput`), follows table
+//! definitions as they change (`relations`), and turns column text into typed values
+//! (`values`). Snapshots, change events, the producer and source offsets build on these
+//! and live here too, so one row change can be followed from socket to Kafka ack
+//! without leaving this crate.
+
+pub mod lsn;
+pub mod pgoutput;
+pub mod relations;
+pub mod replication;
+pub mod values;
+
+pub use lsn::Lsn;
