@@ -1,10 +1,16 @@
 //! The `pgcdc` command line. It only parses arguments and calls into the library
 //! crates; everything that does work lives there.
 
+mod capture;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "pgcdc", version, about = "Debezium-compatible change data capture for PostgreSQL")]
+#[command(
+    name = "pgcdc",
+    version,
+    about = "Debezium-compatible change data capture for PostgreSQL"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -12,11 +18,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Print the version and the Debezium release whose output pgcdc reproduces.
+    /// Print the version.
     Version,
+    /// Stream a replication slot's decoded changes to stdout as JSON lines.
+    Capture(capture::CaptureArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -25,6 +34,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Capture(args) => capture::run(args).await,
         Command::Version => {
             println!("pgcdc {}", env!("CARGO_PKG_VERSION"));
             Ok(())

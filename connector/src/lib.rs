@@ -6,10 +6,13 @@
 //! and live here too, so one row change can be followed from socket to Kafka ack
 //! without leaving this crate.
 
+pub mod capture;
 pub mod lsn;
 pub mod pgoutput;
+pub mod publication;
 pub mod relations;
 pub mod replication;
+pub mod slot;
 pub mod values;
 
 pub use lsn::Lsn;

@@ -76,7 +76,18 @@ mod tests {
 
     #[test]
     fn rejects_malformed_text() {
-        for bad in ["", "/", "0/", "/0", "0", "0/0/0", "g/0", "0/+1", "123456789/0", " 0/0"] {
+        for bad in [
+            "",
+            "/",
+            "0/",
+            "/0",
+            "0",
+            "0/0/0",
+            "g/0",
+            "0/+1",
+            "123456789/0",
+            " 0/0",
+        ] {
             assert!(bad.parse::<Lsn>().is_err(), "{bad:?} parsed");
         }
     }

@@ -19,7 +19,9 @@ pub struct DebeziumConnector {
 pub fn worker_url() -> String {
     Stack::get()
         .debezium_url()
-        .unwrap_or_else(|| panic!("the reference Debezium worker is not running: `dev/stack up --with-debezium`"))
+        .unwrap_or_else(|| {
+            panic!("the reference Debezium worker is not running: `dev/stack up --with-debezium`")
+        })
         .to_owned()
 }
 
@@ -65,13 +67,21 @@ impl DebeziumConnector {
         if !status.is_success() {
             anyhow::bail!("registering {name}: {status} {}", response.text().await?);
         }
-        let connector = DebeziumConnector { name: name.to_owned(), url };
+        let connector = DebeziumConnector {
+            name: name.to_owned(),
+            url,
+        };
         connector.wait_running(Duration::from_secs(60)).await?;
         Ok(connector)
     }
 
     pub async fn status(&self) -> anyhow::Result<Value> {
-        Ok(reqwest::get(format!("{}/connectors/{}/status", self.url, self.name)).await?.json().await?)
+        Ok(
+            reqwest::get(format!("{}/connectors/{}/status", self.url, self.name))
+                .await?
+                .json()
+                .await?,
+        )
     }
 
     async fn wait_running(&self, timeout: Duration) -> anyhow::Result<()> {
@@ -94,8 +104,16 @@ impl Drop for DebeziumConnector {
     fn drop(&mut self) {
         let url = format!("{}/connectors/{}", self.url, self.name);
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            runtime.block_on(async { reqwest::Client::new().delete(url).send().await?.error_for_status() })?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                reqwest::Client::new()
+                    .delete(url)
+                    .send()
+                    .await?
+                    .error_for_status()
+            })?;
             anyhow::Ok(())
         })
         .join();

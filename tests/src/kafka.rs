@@ -48,13 +48,21 @@ pub fn producer() -> anyhow::Result<FutureProducer> {
         .create()?)
 }
 
-pub async fn produce(producer: &FutureProducer, topic: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+pub async fn produce(
+    producer: &FutureProducer,
+    topic: &str,
+    key: &[u8],
+    value: &[u8],
+) -> anyhow::Result<()> {
     producer
         .send(
-            FutureRecord::to(topic).key(key).payload(value).headers(OwnedHeaders::new().insert(Header {
-                key: "test",
-                value: Some("pgcdc"),
-            })),
+            FutureRecord::to(topic)
+                .key(key)
+                .payload(value)
+                .headers(OwnedHeaders::new().insert(Header {
+                    key: "test",
+                    value: Some("pgcdc"),
+                })),
             Duration::from_secs(30),
         )
         .await
@@ -74,12 +82,18 @@ pub struct Record {
 
 impl Record {
     pub fn value_json(&self) -> anyhow::Result<serde_json::Value> {
-        let value = self.value.as_deref().ok_or_else(|| anyhow::anyhow!("tombstone at offset {}", self.offset))?;
+        let value = self
+            .value
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("tombstone at offset {}", self.offset))?;
         Ok(serde_json::from_slice(value)?)
     }
 
     pub fn key_json(&self) -> anyhow::Result<serde_json::Value> {
-        let key = self.key.as_deref().ok_or_else(|| anyhow::anyhow!("no key at offset {}", self.offset))?;
+        let key = self
+            .key
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("no key at offset {}", self.offset))?;
         Ok(serde_json::from_slice(key)?)
     }
 }
@@ -132,7 +146,10 @@ pub fn read_topic(
         if expected.is_some_and(|n| records.len() >= n) {
             break;
         }
-        if expected.is_none() && !records.is_empty() && last_record.elapsed() > Duration::from_secs(1) {
+        if expected.is_none()
+            && !records.is_empty()
+            && last_record.elapsed() > Duration::from_secs(1)
+        {
             break;
         }
         match consumer.poll(Duration::from_millis(100)) {
@@ -144,7 +161,12 @@ pub fn read_topic(
                     .headers()
                     .map(|h| {
                         h.iter()
-                            .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec).unwrap_or_default()))
+                            .map(|h| {
+                                (
+                                    h.key.to_owned(),
+                                    h.value.map(<[u8]>::to_vec).unwrap_or_default(),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();

@@ -26,8 +26,18 @@ pub fn unique_name(label: &str) -> String {
         .unwrap_or(0);
     let label: String = label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .take(24)
         .collect();
-    format!("{label}_{:x}{n:x}{:x}", std::process::id() % 0xffff, nanos % 0xfffff)
+    format!(
+        "{label}_{:x}{n:x}{:x}",
+        std::process::id() % 0xffff,
+        nanos % 0xfffff
+    )
 }

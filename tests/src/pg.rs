@@ -64,7 +64,9 @@ impl TestDb {
     pub async fn create_on(server: PgServer, label: &str) -> anyhow::Result<TestDb> {
         let name = crate::unique_name(label);
         let admin = server.connect("postgres").await?;
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await?;
         Ok(TestDb { server, name })
     }
 
@@ -95,7 +97,10 @@ impl TestDb {
     pub async fn slots(&self) -> anyhow::Result<Vec<String>> {
         let admin = self.server.connect("postgres").await?;
         let rows = admin
-            .query("SELECT slot_name::text FROM pg_replication_slots WHERE database = $1", &[&self.name])
+            .query(
+                "SELECT slot_name::text FROM pg_replication_slots WHERE database = $1",
+                &[&self.name],
+            )
             .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
@@ -108,7 +113,9 @@ impl Drop for TestDb {
         // Drop runs outside any async context we could await in, possibly while
         // unwinding: clean up on a thread with its own small runtime.
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(drop_database(&server, &name))
         });
         match cleanup.join() {
@@ -139,17 +146,24 @@ async fn drop_database(server: &PgServer, name: &str) -> anyhow::Result<()> {
             )
             .await;
         let remaining: i64 = admin
-            .query_one("SELECT count(*) FROM pg_replication_slots WHERE database = $1", &[&name])
+            .query_one(
+                "SELECT count(*) FROM pg_replication_slots WHERE database = $1",
+                &[&name],
+            )
             .await?
             .get(0);
         if remaining == 0 {
             break;
         }
         if attempt == 49 {
-            anyhow::bail!("{remaining} replication slot(s) of {name} could not be dropped: {dropped:?}");
+            anyhow::bail!(
+                "{remaining} replication slot(s) of {name} could not be dropped: {dropped:?}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await?;
     Ok(())
 }

@@ -46,18 +46,25 @@ impl Stack {
     /// A setting the stack must have; panics naming it when missing.
     pub fn var(&self, key: &str) -> &str {
         self.vars.get(key).map(String::as_str).unwrap_or_else(|| {
-            panic!("{key} is missing from {}: restart the stack with `dev/stack down && dev/stack up`", env_file().display())
+            panic!(
+                "{key} is missing from {}: restart the stack with `dev/stack down && dev/stack up`",
+                env_file().display()
+            )
         })
     }
 
     pub fn optional_var(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.vars
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// The PostgreSQL version this run tests against (`PGCDC_PG_VERSION`, 15 or 18).
     pub fn pg_version(&self) -> u32 {
         let v = self.var("PGCDC_PG_VERSION");
-        v.parse().unwrap_or_else(|_| panic!("PGCDC_PG_VERSION={v} is not a number"))
+        v.parse()
+            .unwrap_or_else(|_| panic!("PGCDC_PG_VERSION={v} is not a number"))
     }
 
     /// The PostgreSQL server of this run's version.
@@ -70,7 +77,9 @@ impl Stack {
         PgServer {
             version,
             host: self.var("PGCDC_PG_HOST").to_owned(),
-            port: port.parse().unwrap_or_else(|_| panic!("bad port {port} for PostgreSQL {version}")),
+            port: port
+                .parse()
+                .unwrap_or_else(|_| panic!("bad port {port} for PostgreSQL {version}")),
             user: self.var("PGCDC_PG_USER").to_owned(),
             password: self.var("PGCDC_PG_PASSWORD").to_owned(),
             bin_dir: PathBuf::from(self.var(&format!("PGCDC_PG{version}_BIN"))),
