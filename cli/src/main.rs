@@ -21,7 +21,7 @@ enum Command {
     /// Print the version.
     Version,
     /// Stream a replication slot's decoded changes to stdout as JSON lines.
-    Capture(capture::CaptureArgs),
+    Capture(Box<capture::CaptureArgs>),
 }
 
 #[tokio::main]
@@ -34,7 +34,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Capture(args) => capture::run(args).await,
+        Command::Capture(args) => capture::run(*args).await,
         Command::Version => {
             println!("pgcdc {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -4,6 +4,7 @@
 //! Everything a test creates is removed when its handle drops, even after a panic —
 //! above all replication slots, because a leaked slot pins WAL on the shared server.
 
+pub mod capture;
 pub mod debezium;
 pub mod kafka;
 pub mod pg;

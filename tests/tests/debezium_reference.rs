@@ -2,6 +2,8 @@
 //! PostgreSQL connector against the stack, so compatibility tests can trust what it
 //! writes. This is checked before any differential test relies on it.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::time::Duration;
 
 use pgcdc_tests::debezium::{connector_config, DebeziumConnector};

@@ -2,6 +2,8 @@
 //! with transactions and no topic auto-creation, and Redis. Every other suite relies
 //! on these facts, so they are checked first and on their own.
 
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
+
 use std::time::Duration;
 
 use pgcdc_tests::kafka::{self, Isolation};
