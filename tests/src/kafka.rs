@@ -125,21 +125,29 @@ pub fn read_topic(
             },
         )
         .create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let partitions = metadata
-        .topics()
-        .iter()
-        .find(|t| t.name() == topic)
-        .map(|t| t.partitions().len())
-        .filter(|&n| n > 0)
-        .ok_or_else(|| anyhow::anyhow!("topic {topic} does not exist"))?;
+    let deadline = Instant::now() + timeout;
+    // Connectors create their topics when the first record is ready: wait for it.
+    let partitions = loop {
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+        let partitions = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .map_or(0, |t| t.partitions().len());
+        if partitions > 0 {
+            break partitions;
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("topic {topic} does not exist after {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let mut assignment = TopicPartitionList::new();
     for partition in 0..partitions as i32 {
         assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
     }
     consumer.assign(&assignment)?;
 
-    let deadline = Instant::now() + timeout;
     let mut last_record = Instant::now();
     let mut records = Vec::new();
     while Instant::now() < deadline {

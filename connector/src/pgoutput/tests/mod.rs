@@ -4,6 +4,7 @@
 
 mod encoder;
 mod errors;
+mod fixtures;
 mod layout;
 mod properties;
 pub(crate) mod samples;
