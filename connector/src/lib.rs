@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod lsn;
+pub mod offsets;
 pub mod pgoutput;
 pub mod publication;
 pub mod relations;
