@@ -10,6 +10,7 @@ pub mod capture;
 pub mod lsn;
 pub mod offsets;
 pub mod pgoutput;
+pub mod producer;
 pub mod publication;
 pub mod relations;
 pub mod replication;

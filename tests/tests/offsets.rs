@@ -104,3 +104,75 @@ async fn the_newest_position_of_every_partition_is_read_back() {
     assert!(!tails.already_written(&topic, 0, at(100, 5)));
     kafka::delete_topics(&[&topic]).await.unwrap();
 }
+
+#[tokio::test]
+async fn the_producer_creates_topics_and_partitions_keys_like_the_java_client() {
+    use pgcdc_connector::producer::{partition_for, EventProducer, OutgoingRecord, TopicSettings};
+
+    let topic = unique_name("producer");
+    let settings = TopicSettings {
+        partitions: 6,
+        replication_factor: 1,
+    };
+    let mut producer = EventProducer::new(&kafka::client_config(), settings).unwrap();
+    assert_eq!(
+        producer.ensure_topic(&topic).await.unwrap(),
+        6,
+        "created with 6 partitions"
+    );
+    assert_eq!(
+        producer.ensure_topic(&topic).await.unwrap(),
+        6,
+        "and found again"
+    );
+
+    // librdkafka's murmur2 partitioner is the Java client's default: the oracle for
+    // where a keyed record belongs.
+    let reference: FutureProducer = kafka::client_config()
+        .set("partitioner", "murmur2")
+        .create()
+        .unwrap();
+    for i in 0..100u32 {
+        let key = format!("{{\"id\":{i}}}");
+        let delivered = reference
+            .send(
+                FutureRecord::to(&topic).key(&key).payload("reference"),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert_eq!(
+            partition_for(Some(key.as_bytes()), 6),
+            delivered.partition,
+            "key {key}"
+        );
+    }
+
+    let mut acks = Vec::new();
+    for ordinal in 0..10u32 {
+        let record = OutgoingRecord {
+            topic: topic.clone(),
+            key: Some(format!("{{\"id\":{ordinal}}}").into_bytes()),
+            value: (ordinal != 9).then(|| b"{}".to_vec()),
+            position: at(500, ordinal),
+        };
+        let partition = producer.partition_of(&record);
+        acks.push(producer.send(&record, partition).await.unwrap());
+    }
+    for ack in acks {
+        assert!(ack.acknowledged().await.unwrap() >= 0);
+    }
+    let tails = read_tails(
+        &kafka::client_config(),
+        &[topic.clone()],
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert_eq!(
+        tails.newest(),
+        Some(at(500, 9)),
+        "the tombstone carries its position too"
+    );
+    kafka::delete_topics(&[&topic]).await.unwrap();
+}
