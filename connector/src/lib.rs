@@ -15,6 +15,7 @@ pub mod publication;
 pub mod relations;
 pub mod replication;
 pub mod slot;
+pub mod snapshot;
 pub mod values;
 
 pub use lsn::Lsn;

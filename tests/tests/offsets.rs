@@ -165,7 +165,7 @@ async fn the_producer_creates_topics_and_partitions_keys_like_the_java_client() 
     }
     let tails = read_tails(
         &kafka::client_config(),
-        &[topic.clone()],
+        std::slice::from_ref(&topic),
         Duration::from_secs(20),
     )
     .unwrap();

@@ -150,6 +150,11 @@ pub struct CellError {
 }
 
 impl<'a> RowValues<'a> {
+    /// Binds a row image (streamed or copied by a snapshot) to its table.
+    pub fn new(table: &'a TableSchema, tuple: &'a TupleData) -> Self {
+        RowValues { table, tuple }
+    }
+
     pub fn len(&self) -> usize {
         self.tuple.len()
     }
