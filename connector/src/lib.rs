@@ -7,6 +7,7 @@
 //! without leaving this crate.
 
 pub mod capture;
+pub mod config;
 pub mod lsn;
 pub mod offsets;
 pub mod pgoutput;
