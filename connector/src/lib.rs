@@ -11,6 +11,7 @@ pub mod config;
 pub mod lsn;
 pub mod offsets;
 pub mod pgoutput;
+pub mod pipeline;
 pub mod producer;
 pub mod publication;
 pub mod relations;

@@ -1,0 +1,377 @@
+//! The streaming pipeline: changes from [`Capture`], encoded by an [`EventEncoder`],
+//! published by the [`EventProducer`], and the slot confirmed only past what Kafka
+//! acknowledged — the exactly-once protocol of ARCHITECTURE.md in one loop:
+//!
+//! 1. every record carries its [`SourcePosition`] (commit LSN, ordinal in the
+//!    transaction), which is the same when PostgreSQL sends the transaction again;
+//! 2. records a partition already holds (read back from its tail at start) are
+//!    skipped, so a restart duplicates nothing;
+//! 3. the [`AckTracker`] turns out-of-order acknowledgements into the one LSN that
+//!    may be confirmed, so a crash loses nothing;
+//! 4. when nothing is in flight and no transaction is open, the server's end of WAL is
+//!    confirmed, so a slot whose tables are idle (or filtered out) does not pin WAL.
+//!
+//! Memory is bounded by `max_in_flight` records awaiting acknowledgement: past it, the
+//! loop stops reading from PostgreSQL until acknowledgements come back.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::{Future, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::capture::{Capture, CaptureError, Change, RowChange, TableSchema};
+use crate::lsn::Lsn;
+use crate::offsets::{AckTracker, ResumeFilter, SourcePosition, TxnId};
+use crate::pgoutput::{PgTimestamp, Xid};
+use crate::producer::{EventProducer, OutgoingRecord, ProducerError};
+
+/// One Kafka record an encoder made of a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedRecord {
+    pub topic: String,
+    pub key: Option<Vec<u8>>,
+    /// `None` is a tombstone.
+    pub value: Option<Vec<u8>>,
+}
+
+/// What an encoder knows about the transaction of the event it encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventContext {
+    pub xid: Xid,
+    pub commit_lsn: Lsn,
+    pub commit_time: PgTimestamp,
+    /// The LSN of the change's own WAL record (Debezium's `source.lsn`).
+    pub event_lsn: Lsn,
+    /// The commit LSN of the previous transaction streamed, if any (the first half of
+    /// Debezium's `source.sequence`).
+    pub previous_commit_lsn: Option<Lsn>,
+}
+
+/// A change that cannot be encoded: the connector stops with this, naming the table
+/// and position, rather than skip the event.
+#[derive(Debug, thiserror::Error)]
+#[error("encoding a change of {table} at {lsn}: {reason}")]
+pub struct EncodeError {
+    pub table: String,
+    pub lsn: Lsn,
+    pub reason: String,
+}
+
+/// Turns changes into Kafka records (the Debezium envelope in the configured
+/// converter, in pgcdc; anything in tests).
+pub trait EventEncoder: Send {
+    /// A table's definition arrived or changed (e.g. to register a new schema version)
+    /// before any row that uses it.
+    fn table_changed(&mut self, _table: &TableSchema) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
+    /// The records of one row change, in order (the event, then its tombstone).
+    fn row(
+        &mut self,
+        change: &RowChange,
+        context: &EventContext,
+        out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError>;
+
+    /// The records of one truncated table.
+    fn truncate(
+        &mut self,
+        table: &TableSchema,
+        context: &EventContext,
+        out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Producer(Box<ProducerError>),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error("replication stream out of order at {lsn}: {what}")]
+    OutOfOrder { lsn: Lsn, what: String },
+}
+
+impl From<ProducerError> for PipelineError {
+    fn from(error: ProducerError) -> Self {
+        PipelineError::Producer(Box::new(error))
+    }
+}
+
+impl PipelineError {
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            PipelineError::Capture(e) => e.is_retriable(),
+            PipelineError::Producer(e) => e.is_retriable(),
+            PipelineError::Encode(_) | PipelineError::OutOfOrder { .. } => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineOptions {
+    /// Records sent and not yet acknowledged before reading from PostgreSQL pauses.
+    pub max_in_flight: u64,
+    /// How often an idle slot is moved to the server's end of WAL.
+    pub idle_confirm_interval: Duration,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            max_in_flight: 8192,
+            idle_confirm_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What a run did, for logs, metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    pub transactions: u64,
+    pub rows: u64,
+    pub rows_filtered: u64,
+    pub records_sent: u64,
+    /// Replayed records a partition already held (after a restart).
+    pub records_already_written: u64,
+    pub confirmed: Lsn,
+}
+
+type AckFuture = Pin<Box<dyn Future<Output = (TxnId, Result<i64, ProducerError>)> + Send>>;
+
+struct OpenTransaction {
+    id: TxnId,
+    context: EventContext,
+    ordinal: u32,
+}
+
+/// The streaming loop. Runs until `shutdown` is cancelled or the server ends the
+/// stream, then drains: everything sent is acknowledged and confirmed before it
+/// returns.
+pub struct Pipeline<'a> {
+    capture: Capture,
+    producer: &'a mut EventProducer,
+    encoder: &'a mut dyn EventEncoder,
+    captures_table: &'a (dyn Fn(&TableSchema) -> bool + Send + Sync),
+    resume: ResumeFilter,
+    options: PipelineOptions,
+    tracker: AckTracker,
+    acks: FuturesUnordered<AckFuture>,
+    open: Option<OpenTransaction>,
+    previous_commit_lsn: Option<Lsn>,
+    records: Vec<EncodedRecord>,
+    stats: PipelineStats,
+}
+
+impl std::fmt::Debug for Pipeline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("stats", &self.stats).finish_non_exhaustive()
+    }
+}
+
+impl<'a> Pipeline<'a> {
+    pub fn new(
+        capture: Capture,
+        producer: &'a mut EventProducer,
+        encoder: &'a mut dyn EventEncoder,
+        captures_table: &'a (dyn Fn(&TableSchema) -> bool + Send + Sync),
+        resume: ResumeFilter,
+        options: PipelineOptions,
+    ) -> Self {
+        let confirmed = capture.confirmed_lsn();
+        Pipeline {
+            capture,
+            producer,
+            encoder,
+            captures_table,
+            resume,
+            options,
+            tracker: AckTracker::new(confirmed),
+            acks: FuturesUnordered::new(),
+            open: None,
+            previous_commit_lsn: None,
+            records: Vec::new(),
+            stats: PipelineStats::default(),
+        }
+    }
+
+    pub async fn run(
+        mut self,
+        shutdown: CancellationToken,
+    ) -> Result<PipelineStats, PipelineError> {
+        let mut idle = tokio::time::interval(self.options.idle_confirm_interval);
+        idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let can_read = self.tracker.in_flight() < self.options.max_in_flight;
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                Some((txn, result)) = self.acks.next(), if !self.acks.is_empty() => {
+                    result?;
+                    if let Some(lsn) = self.tracker.acked(txn) {
+                        self.confirm(lsn);
+                    }
+                }
+                change = self.capture.next(), if can_read => match change? {
+                    Some(change) => self.handle(change).await?,
+                    None => break,
+                },
+                _ = idle.tick() => self.confirm_idle(),
+            }
+        }
+        self.drain().await
+    }
+
+    async fn handle(&mut self, change: Change) -> Result<(), PipelineError> {
+        match change {
+            Change::Begin(begin) => {
+                let id = self.tracker.begin();
+                self.open = Some(OpenTransaction {
+                    id,
+                    context: EventContext {
+                        xid: begin.xid,
+                        commit_lsn: begin.final_lsn,
+                        commit_time: begin.commit_timestamp,
+                        event_lsn: begin.final_lsn,
+                        previous_commit_lsn: self.previous_commit_lsn,
+                    },
+                    ordinal: 0,
+                });
+            }
+            Change::Schema { table, .. } => {
+                if (self.captures_table)(&table) {
+                    self.encoder.table_changed(&table)?;
+                }
+            }
+            Change::Row(row) => {
+                self.stats.rows += 1;
+                if !(self.captures_table)(&row.table) {
+                    self.stats.rows_filtered += 1;
+                    return Ok(());
+                }
+                let context = self.context_at(row.lsn)?;
+                self.records.clear();
+                self.encoder.row(&row, &context, &mut self.records)?;
+                self.send_records().await?;
+            }
+            Change::Truncate { lsn, tables, .. } => {
+                let context = self.context_at(lsn)?;
+                self.records.clear();
+                for table in tables.iter().filter(|t| (self.captures_table)(t)) {
+                    self.encoder.truncate(table, &context, &mut self.records)?;
+                }
+                self.send_records().await?;
+            }
+            Change::Commit(commit) => {
+                let open = self.open.take().ok_or_else(|| PipelineError::OutOfOrder {
+                    lsn: commit.commit_lsn,
+                    what: "Commit without Begin".to_owned(),
+                })?;
+                if open.context.commit_lsn != commit.commit_lsn {
+                    return Err(PipelineError::OutOfOrder {
+                        lsn: commit.commit_lsn,
+                        what: format!("Begin announced commit at {}", open.context.commit_lsn),
+                    });
+                }
+                self.stats.transactions += 1;
+                self.previous_commit_lsn = Some(commit.commit_lsn);
+                if let Some(lsn) = self.tracker.commit(open.id, commit.end_lsn) {
+                    self.confirm(lsn);
+                }
+            }
+            // pgcdc streams with protocol 1 (whole transactions at commit; PostgreSQL
+            // spills large ones to disk), so streamed and two-phase blocks never come;
+            // messages and origins carry nothing to publish.
+            Change::Message(_)
+            | Change::Origin(_)
+            | Change::StreamStart { .. }
+            | Change::StreamStop
+            | Change::StreamCommit(..)
+            | Change::StreamAbort { .. }
+            | Change::TwoPhase(_) => {}
+        }
+        Ok(())
+    }
+
+    fn context_at(&self, lsn: Lsn) -> Result<EventContext, PipelineError> {
+        let open = self
+            .open
+            .as_ref()
+            .ok_or_else(|| PipelineError::OutOfOrder {
+                lsn,
+                what: "a change outside a transaction".to_owned(),
+            })?;
+        Ok(EventContext {
+            event_lsn: lsn,
+            ..open.context
+        })
+    }
+
+    async fn send_records(&mut self) -> Result<(), PipelineError> {
+        let Some(open) = self.open.as_mut() else {
+            return Ok(());
+        };
+        for record in self.records.drain(..) {
+            let position = SourcePosition::new(open.context.commit_lsn, open.ordinal);
+            open.ordinal += 1;
+            self.producer.ensure_topic(&record.topic).await?;
+            let outgoing = OutgoingRecord {
+                topic: record.topic,
+                key: record.key,
+                value: record.value,
+                position,
+            };
+            let partition = self.producer.partition_of(&outgoing);
+            if self
+                .resume
+                .already_written(&outgoing.topic, partition, position)
+            {
+                self.stats.records_already_written += 1;
+                continue;
+            }
+            let pending = self.producer.send(&outgoing, partition).await?;
+            self.tracker.sent(open.id);
+            self.stats.records_sent += 1;
+            let txn = open.id;
+            self.acks
+                .push(Box::pin(async move { (txn, pending.acknowledged().await) }));
+        }
+        Ok(())
+    }
+
+    fn confirm(&mut self, lsn: Lsn) {
+        self.capture.confirm(lsn);
+        self.stats.confirmed = self.stats.confirmed.max(lsn);
+    }
+
+    /// Nothing open, nothing in flight: everything the server sent is durable, so the
+    /// slot may move to the server's end of WAL.
+    fn confirm_idle(&mut self) {
+        if self.open.is_none() && self.tracker.pending_transactions() == 0 && self.acks.is_empty() {
+            let end = self
+                .capture
+                .server_wal_end()
+                .max(self.tracker.confirmable());
+            if end > self.capture.confirmed_lsn() {
+                self.confirm(end);
+            }
+        }
+    }
+
+    async fn drain(mut self) -> Result<PipelineStats, PipelineError> {
+        while let Some((txn, result)) = self.acks.next().await {
+            result?;
+            if let Some(lsn) = self.tracker.acked(txn) {
+                self.confirm(lsn);
+            }
+        }
+        tracing::info!(confirmed = %self.stats.confirmed, rows = self.stats.rows, "pipeline drained");
+        self.capture.stop().await?;
+        Ok(self.stats)
+    }
+}
