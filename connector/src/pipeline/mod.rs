@@ -170,7 +170,9 @@ pub struct Pipeline<'a> {
 
 impl std::fmt::Debug for Pipeline<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").field("stats", &self.stats).finish_non_exhaustive()
+        f.debug_struct("Pipeline")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
     }
 }
 
