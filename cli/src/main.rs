@@ -2,6 +2,7 @@
 //! crates; everything that does work lives there.
 
 mod capture;
+mod registry;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,8 @@ enum Command {
     Version,
     /// Stream a replication slot's decoded changes to stdout as JSON lines.
     Capture(Box<capture::CaptureArgs>),
+    /// Serve an embedded, Confluent-compatible Schema Registry.
+    Registry(registry::RegistryArgs),
 }
 
 #[tokio::main]
@@ -35,9 +38,26 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Capture(args) => capture::run(*args).await,
+        Command::Registry(args) => registry::run(args).await,
         Command::Version => {
             println!("pgcdc {}", env!("CARGO_PKG_VERSION"));
             Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM (what container runtimes send) or Ctrl-C.
+pub(crate) async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

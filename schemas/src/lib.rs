@@ -5,3 +5,5 @@
 //! wire format, the Schema Registry client, and the embedded Confluent-compatible
 //! registry server. It holds no I/O on the data path except the registry client, so
 //! the mappings are pure functions tested case by case.
+
+pub mod registry;
