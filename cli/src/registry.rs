@@ -13,6 +13,11 @@ pub struct RegistryArgs {
 }
 
 pub async fn run(args: RegistryArgs) -> anyhow::Result<()> {
-    pgcdc_schemas::registry::run(&args.listen, args.data_dir.as_deref(), crate::shutdown_signal()).await?;
+    pgcdc_schemas::registry::run(
+        &args.listen,
+        args.data_dir.as_deref(),
+        crate::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
