@@ -2,7 +2,10 @@
 //! crates; everything that does work lives there.
 
 mod capture;
+mod connect;
+mod kafka;
 mod registry;
+mod tail;
 
 use clap::{Parser, Subcommand};
 
@@ -23,8 +26,12 @@ enum Command {
     Version,
     /// Stream a replication slot's decoded changes to stdout as JSON lines.
     Capture(Box<capture::CaptureArgs>),
+    /// Run a Debezium PostgreSQL connector from its JSON configuration.
+    Connect(Box<connect::ConnectArgs>),
     /// Serve an embedded, Confluent-compatible Schema Registry.
     Registry(registry::RegistryArgs),
+    /// Print a topic's records as JSON lines.
+    Tail(Box<tail::TailArgs>),
 }
 
 #[tokio::main]
@@ -38,7 +45,9 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Capture(args) => capture::run(*args).await,
+        Command::Connect(args) => connect::run(*args).await,
         Command::Registry(args) => registry::run(args).await,
+        Command::Tail(args) => tail::run(*args).await,
         Command::Version => {
             println!("pgcdc {}", env!("CARGO_PKG_VERSION"));
             Ok(())

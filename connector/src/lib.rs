@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod events;
 pub mod lsn;
 pub mod offsets;
 pub mod pgoutput;
@@ -18,6 +19,8 @@ pub mod relations;
 pub mod replication;
 pub mod slot;
 pub mod snapshot;
+pub mod sql;
+pub mod task;
 pub mod values;
 
 pub use lsn::Lsn;

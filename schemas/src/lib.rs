@@ -5,5 +5,18 @@
 //! wire format, the Schema Registry client, and the embedded Confluent-compatible
 //! registry server. It holds no I/O on the data path except the registry client, so
 //! the mappings are pure functions tested case by case.
+//!
+//! - [`connect`]: Kafka Connect's schema and value model;
+//! - [`debezium`]: PostgreSQL column → Connect field as Debezium maps it, the key,
+//!   row, envelope, `source` and `transaction` schemas;
+//! - [`json`]: Kafka's JsonConverter, byte for byte;
+//! - [`registry`]: the Schema Registry.
 
+pub mod connect;
+pub mod debezium;
+pub mod encoding;
+#[cfg(any(test, feature = "fixtures"))]
+#[doc(hidden)]
+pub mod fixtures;
+pub mod json;
 pub mod registry;

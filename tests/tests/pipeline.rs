@@ -130,6 +130,7 @@ async fn run(target: Target, shutdown: CancellationToken) -> PipelineStats {
     let options = PipelineOptions {
         max_in_flight: 64,
         idle_confirm_interval: Duration::from_millis(200),
+        heartbeat_interval: None,
     };
     let pipeline = Pipeline::new(
         capture,

@@ -18,6 +18,11 @@ impl Patterns {
         self.0.iter().any(|re| re.is_match(name))
     }
 
+    /// The index of the first pattern that matches `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.0.iter().position(|re| re.is_match(name))
+    }
+
     pub(crate) fn read(properties: &mut Properties<'_>, property: &str) -> Option<Patterns> {
         let items = properties.list(property)?;
         let mut patterns = Vec::with_capacity(items.len());

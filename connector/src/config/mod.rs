@@ -21,6 +21,8 @@ use std::time::Duration;
 pub use filters::{CaptureFilters, Filter, MessageKeyColumns, Patterns};
 pub use properties::{ConfigErrors, Properties, PropertyError};
 
+use pgcdc_schemas::debezium::ValueModes;
+
 use crate::producer::TopicSettings;
 use crate::publication::AutocreateMode;
 use crate::replication::{validate_slot_name, Secret, SslMode};
@@ -39,40 +41,6 @@ pub enum SnapshotMode {
     Always,
     /// Snapshot when there are no offsets or the slot no longer has the WAL they need.
     WhenNeeded,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecimalHandlingMode {
-    Precise,
-    Double,
-    String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimePrecisionMode {
-    Adaptive,
-    AdaptiveTimeMicroseconds,
-    Connect,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BinaryHandlingMode {
-    Bytes,
-    Base64,
-    Base64UrlSafe,
-    Hex,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IntervalHandlingMode {
-    Numeric,
-    String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HstoreHandlingMode {
-    Json,
-    Map,
 }
 
 /// How change events are encoded, per Kafka Connect's `key.converter` /
@@ -135,14 +103,12 @@ pub struct PostgresConnectorConfig {
     pub max_batch_size: usize,
     pub max_queue_size: usize,
     pub poll_interval: Duration,
-    pub decimal_handling_mode: DecimalHandlingMode,
-    pub time_precision_mode: TimePrecisionMode,
-    pub binary_handling_mode: BinaryHandlingMode,
-    pub interval_handling_mode: IntervalHandlingMode,
-    pub hstore_handling_mode: HstoreHandlingMode,
-    pub include_unknown_datatypes: bool,
+    /// The mapping modes (`decimal.handling.mode`, `time.precision.mode`,
+    /// `binary.handling.mode`, `interval.handling.mode`, `hstore.handling.mode`,
+    /// `money.fraction.digits`, `include.unknown.datatypes`,
+    /// `unavailable.value.placeholder`).
+    pub value_modes: ValueModes,
     pub column_propagate_source_type: Option<Patterns>,
-    pub unavailable_value_placeholder: String,
     pub key_converter: Converter,
     pub value_converter: Converter,
     pub topic_creation: TopicSettings,
@@ -280,59 +246,8 @@ impl PostgresConnectorConfig {
                 500u64,
                 "a number of milliseconds",
             )),
-            decimal_handling_mode: p.choice(
-                "decimal.handling.mode",
-                DecimalHandlingMode::Precise,
-                &[
-                    ("precise", DecimalHandlingMode::Precise),
-                    ("double", DecimalHandlingMode::Double),
-                    ("string", DecimalHandlingMode::String),
-                ],
-            ),
-            time_precision_mode: p.choice(
-                "time.precision.mode",
-                TimePrecisionMode::Adaptive,
-                &[
-                    ("adaptive", TimePrecisionMode::Adaptive),
-                    (
-                        "adaptive_time_microseconds",
-                        TimePrecisionMode::AdaptiveTimeMicroseconds,
-                    ),
-                    ("connect", TimePrecisionMode::Connect),
-                ],
-            ),
-            binary_handling_mode: p.choice(
-                "binary.handling.mode",
-                BinaryHandlingMode::Bytes,
-                &[
-                    ("bytes", BinaryHandlingMode::Bytes),
-                    ("base64", BinaryHandlingMode::Base64),
-                    ("base64-url-safe", BinaryHandlingMode::Base64UrlSafe),
-                    ("hex", BinaryHandlingMode::Hex),
-                ],
-            ),
-            interval_handling_mode: p.choice(
-                "interval.handling.mode",
-                IntervalHandlingMode::Numeric,
-                &[
-                    ("numeric", IntervalHandlingMode::Numeric),
-                    ("string", IntervalHandlingMode::String),
-                ],
-            ),
-            hstore_handling_mode: p.choice(
-                "hstore.handling.mode",
-                HstoreHandlingMode::Json,
-                &[
-                    ("json", HstoreHandlingMode::Json),
-                    ("map", HstoreHandlingMode::Map),
-                ],
-            ),
-            include_unknown_datatypes: p.bool("include.unknown.datatypes", false),
+            value_modes: read_value_modes(&mut p, map),
             column_propagate_source_type: Patterns::read(&mut p, "column.propagate.source.type"),
-            unavailable_value_placeholder: p.string(
-                "unavailable.value.placeholder",
-                "__debezium_unavailable_value",
-            ),
             key_converter: read_converter(&mut p, "key.converter"),
             value_converter: read_converter(&mut p, "value.converter"),
             topic_creation: TopicSettings {
@@ -365,6 +280,41 @@ impl PostgresConnectorConfig {
         }
     }
 }
+
+/// The mapping modes, parsed by the mapping itself so the two cannot disagree on a
+/// name or a default.
+fn read_value_modes(p: &mut Properties<'_>, map: &BTreeMap<String, String>) -> ValueModes {
+    for property in VALUE_MODE_PROPERTIES {
+        p.optional(property);
+    }
+    let modes = map
+        .iter()
+        .filter(|(key, _)| VALUE_MODE_PROPERTIES.contains(&key.as_str()))
+        .map(|(key, value)| (key.as_str(), value.as_str()));
+    match ValueModes::from_properties(modes) {
+        Ok(modes) => modes,
+        Err(invalid) => {
+            for e in invalid {
+                p.error(
+                    &e.property,
+                    format!("{:?} is not valid: expected {}", e.value, e.expected),
+                );
+            }
+            ValueModes::default()
+        }
+    }
+}
+
+const VALUE_MODE_PROPERTIES: [&str; 8] = [
+    "decimal.handling.mode",
+    "time.precision.mode",
+    "binary.handling.mode",
+    "interval.handling.mode",
+    "hstore.handling.mode",
+    "money.fraction.digits",
+    "include.unknown.datatypes",
+    "unavailable.value.placeholder",
+];
 
 fn read_skipped_operations(p: &mut Properties<'_>) -> SkippedOperations {
     const PROPERTY: &str = "skipped.operations";

@@ -53,14 +53,10 @@ fn a_minimal_config_gets_debeziums_defaults() {
     assert_eq!(config.heartbeat_interval, None);
     assert_eq!((config.max_batch_size, config.max_queue_size), (2048, 8192));
     assert_eq!(config.poll_interval, Duration::from_millis(500));
-    assert_eq!(config.decimal_handling_mode, DecimalHandlingMode::Precise);
-    assert_eq!(config.time_precision_mode, TimePrecisionMode::Adaptive);
-    assert_eq!(config.binary_handling_mode, BinaryHandlingMode::Bytes);
-    assert_eq!(config.interval_handling_mode, IntervalHandlingMode::Numeric);
-    assert_eq!(config.hstore_handling_mode, HstoreHandlingMode::Json);
+    assert_eq!(config.value_modes, ValueModes::default());
     assert_eq!(
-        config.unavailable_value_placeholder,
-        "__debezium_unavailable_value"
+        config.value_modes.unavailable_value_placeholder,
+        b"__debezium_unavailable_value"
     );
     assert_eq!(
         config.key_converter,
@@ -218,7 +214,7 @@ fn wrong_values_name_the_property_and_the_expectation() {
     expect("database.sslmode", "\"sometimes\"");
     expect("snapshot.mode", "\"custom\" is not one of initial");
     expect("tombstones.on.delete", "not a boolean");
-    expect("decimal.handling.mode", "precise, double, string");
+    expect("decimal.handling.mode", "precise, double or string");
     expect("plugin.name", "pgoutput only");
     expect("slot.name", "Bad-Slot");
     expect("max.queue.size", "larger than max.batch.size");

@@ -15,10 +15,12 @@
 //! loop stops reading from PostgreSQL until acknowledgements come back.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Future, StreamExt};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::{Capture, CaptureError, Change, RowChange, TableSchema};
@@ -44,8 +46,8 @@ pub struct EventContext {
     pub commit_time: PgTimestamp,
     /// The LSN of the change's own WAL record (Debezium's `source.lsn`).
     pub event_lsn: Lsn,
-    /// The commit LSN of the previous transaction streamed, if any (the first half of
-    /// Debezium's `source.sequence`).
+    /// The end LSN of the previous transaction's commit, if one was streamed in this
+    /// session (the first half of Debezium's `source.sequence`).
     pub previous_commit_lsn: Option<Lsn>,
 }
 
@@ -59,12 +61,26 @@ pub struct EncodeError {
     pub reason: String,
 }
 
+/// The future of [`EventEncoder::table_changed`], which may read the catalog or call
+/// a schema registry.
+pub type TableChangedFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(), EncodeError>> + Send + 'a>>;
+
 /// Turns changes into Kafka records (the Debezium envelope in the configured
 /// converter, in pgcdc; anything in tests).
 pub trait EventEncoder: Send {
     /// A table's definition arrived or changed (e.g. to register a new schema version)
     /// before any row that uses it.
-    fn table_changed(&mut self, _table: &TableSchema) -> Result<(), EncodeError> {
+    fn table_changed<'a>(&'a mut self, _table: &'a Arc<TableSchema>) -> TableChangedFuture<'a> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// A transaction starts (its records, if any, follow).
+    fn begin(
+        &mut self,
+        _context: &EventContext,
+        _out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
         Ok(())
     }
 
@@ -83,6 +99,21 @@ pub trait EventEncoder: Send {
         context: &EventContext,
         out: &mut Vec<EncodedRecord>,
     ) -> Result<(), EncodeError>;
+
+    /// The transaction commits (`context.event_lsn` is the end of its commit record):
+    /// records that close it (transaction metadata).
+    fn commit(
+        &mut self,
+        _context: &EventContext,
+        _out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
+    /// Heartbeat records, sent every [`PipelineOptions::heartbeat_interval`] outside
+    /// any transaction. They carry no data, so they are not part of the exactly-once
+    /// accounting.
+    fn heartbeat(&mut self, _out: &mut Vec<EncodedRecord>) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +150,8 @@ pub struct PipelineOptions {
     pub max_in_flight: u64,
     /// How often an idle slot is moved to the server's end of WAL.
     pub idle_confirm_interval: Duration,
+    /// `heartbeat.interval.ms`; `None` sends no heartbeats.
+    pub heartbeat_interval: Option<Duration>,
 }
 
 impl Default for PipelineOptions {
@@ -126,6 +159,7 @@ impl Default for PipelineOptions {
         PipelineOptions {
             max_in_flight: 8192,
             idle_confirm_interval: Duration::from_secs(1),
+            heartbeat_interval: None,
         }
     }
 }
@@ -166,6 +200,7 @@ pub struct Pipeline<'a> {
     previous_commit_lsn: Option<Lsn>,
     records: Vec<EncodedRecord>,
     stats: PipelineStats,
+    progress: Option<watch::Sender<Lsn>>,
 }
 
 impl std::fmt::Debug for Pipeline<'_> {
@@ -199,7 +234,15 @@ impl<'a> Pipeline<'a> {
             previous_commit_lsn: None,
             records: Vec::new(),
             stats: PipelineStats::default(),
+            progress: None,
         }
+    }
+
+    /// Publishes every LSN the pipeline confirms (for the offsets topic, metrics and
+    /// status).
+    pub fn with_progress(mut self, progress: watch::Sender<Lsn>) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     pub async fn run(
@@ -208,6 +251,9 @@ impl<'a> Pipeline<'a> {
     ) -> Result<PipelineStats, PipelineError> {
         let mut idle = tokio::time::interval(self.options.idle_confirm_interval);
         idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let heartbeats = self.options.heartbeat_interval;
+        let mut heartbeat = tokio::time::interval(heartbeats.unwrap_or(Duration::from_secs(3600)));
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let can_read = self.tracker.in_flight() < self.options.max_in_flight;
             tokio::select! {
@@ -224,6 +270,7 @@ impl<'a> Pipeline<'a> {
                     None => break,
                 },
                 _ = idle.tick() => self.confirm_idle(),
+                _ = heartbeat.tick(), if heartbeats.is_some() => self.send_heartbeat().await?,
             }
         }
         self.drain().await
@@ -244,10 +291,14 @@ impl<'a> Pipeline<'a> {
                     },
                     ordinal: 0,
                 });
+                let context = self.context_at(begin.final_lsn)?;
+                self.records.clear();
+                self.encoder.begin(&context, &mut self.records)?;
+                self.send_records().await?;
             }
             Change::Schema { table, .. } => {
                 if (self.captures_table)(&table) {
-                    self.encoder.table_changed(&table)?;
+                    self.encoder.table_changed(&table).await?;
                 }
             }
             Change::Row(row) => {
@@ -270,6 +321,12 @@ impl<'a> Pipeline<'a> {
                 self.send_records().await?;
             }
             Change::Commit(commit) => {
+                if self.open.is_some() {
+                    let context = self.context_at(commit.end_lsn)?;
+                    self.records.clear();
+                    self.encoder.commit(&context, &mut self.records)?;
+                    self.send_records().await?;
+                }
                 let open = self.open.take().ok_or_else(|| PipelineError::OutOfOrder {
                     lsn: commit.commit_lsn,
                     what: "Commit without Begin".to_owned(),
@@ -281,7 +338,7 @@ impl<'a> Pipeline<'a> {
                     });
                 }
                 self.stats.transactions += 1;
-                self.previous_commit_lsn = Some(commit.commit_lsn);
+                self.previous_commit_lsn = Some(commit.end_lsn);
                 if let Some(lsn) = self.tracker.commit(open.id, commit.end_lsn) {
                     self.confirm(lsn);
                 }
@@ -349,6 +406,29 @@ impl<'a> Pipeline<'a> {
     fn confirm(&mut self, lsn: Lsn) {
         self.capture.confirm(lsn);
         self.stats.confirmed = self.stats.confirmed.max(lsn);
+        if let Some(progress) = &self.progress {
+            progress.send_replace(self.stats.confirmed);
+        }
+    }
+
+    /// Heartbeat records go out with the confirmed position; nothing waits for their
+    /// acknowledgement and a restart may repeat one, which is harmless.
+    async fn send_heartbeat(&mut self) -> Result<(), PipelineError> {
+        let mut records = Vec::new();
+        self.encoder.heartbeat(&mut records);
+        let position = SourcePosition::new(self.capture.confirmed_lsn(), 0);
+        for record in records {
+            self.producer.ensure_topic(&record.topic).await?;
+            let outgoing = OutgoingRecord {
+                topic: record.topic,
+                key: record.key,
+                value: record.value,
+                position,
+            };
+            let partition = self.producer.partition_of(&outgoing);
+            drop(self.producer.send(&outgoing, partition).await?);
+        }
+        Ok(())
     }
 
     /// Nothing open, nothing in flight: everything the server sent is durable, so the

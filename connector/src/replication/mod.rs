@@ -27,7 +27,7 @@ mod query;
 mod quote;
 mod startup;
 mod stream;
-mod tls;
+pub(crate) mod tls;
 mod wire;
 
 pub use auth::AuthMethod;

@@ -1,0 +1,575 @@
+//! The connector's [`EventEncoder`]: captured changes → Debezium records in the
+//! configured converters, one topic per table (`<topic.prefix>.<schema>.<table>`),
+//! plus the transaction topic and heartbeats.
+//!
+//! A table's schemas are built when its definition arrives (before its first row, and
+//! again after an ALTER TABLE), from the stream's column types and the catalog's
+//! facts; rows then convert without further lookups.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pgcdc_schemas::connect::{Schema, Value};
+use pgcdc_schemas::debezium::java::hashmap_iteration_order;
+use pgcdc_schemas::debezium::source::sequence;
+use pgcdc_schemas::debezium::transaction::{
+    metadata_key_schema, metadata_value_schema, transaction_id,
+};
+use pgcdc_schemas::debezium::{
+    heartbeat, SnapshotMarker, SourceInfo, TableId, TransactionMetadata, ValueModes,
+};
+use pgcdc_schemas::json::JsonConverter;
+use tokio_postgres::Client;
+
+use super::catalog::column_catalogs;
+use crate::capture::{Cell, RowChange, RowOp, RowValues, TableSchema};
+use crate::config::{Converter, PostgresConnectorConfig, SkippedOperations};
+use crate::events::{
+    describe_column, EventContext as RecordContext, Record, RecordOptions, RowEvent, TableEvents,
+    TransactionState,
+};
+use crate::lsn::Lsn;
+use crate::pgoutput::{Oid, TupleData};
+use crate::pipeline::{EncodeError, EncodedRecord, EventContext, EventEncoder, TableChangedFuture};
+
+/// `source.version`: pgcdc's own version, marked so that nobody mistakes it for a
+/// Debezium release.
+pub const SOURCE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "-pgcdc");
+
+/// The settings of the connector that shape its records.
+#[derive(Debug, Clone)]
+pub struct EncoderSettings {
+    pub topic_prefix: String,
+    pub database: String,
+    pub modes: ValueModes,
+    pub records: RecordOptions,
+    pub skipped: SkippedOperations,
+    pub transaction_metadata: bool,
+    pub heartbeat_topic: String,
+    pub key_converter: JsonConverter,
+    pub value_converter: JsonConverter,
+    config: Arc<PostgresConnectorConfig>,
+}
+
+impl EncoderSettings {
+    pub fn from_config(config: &PostgresConnectorConfig) -> Result<EncoderSettings, String> {
+        let json = |converter: &Converter, property: &str| {
+            match converter {
+            Converter::Json { schemas_enable } => Ok(JsonConverter {
+                schemas_enable: *schemas_enable,
+                ..JsonConverter::default()
+            }),
+            Converter::Avro { .. } => Err(format!(
+                "{property}: the Avro converter is not wired into the connector yet; use org.apache.kafka.connect.json.JsonConverter"
+            )),
+        }
+        };
+        Ok(EncoderSettings {
+            topic_prefix: config.topic_prefix.clone(),
+            database: config.database.dbname.clone(),
+            modes: config.value_modes.clone(),
+            records: RecordOptions {
+                tombstones_on_delete: config.tombstones_on_delete,
+            },
+            skipped: config.skipped_operations,
+            transaction_metadata: config.provide_transaction_metadata,
+            heartbeat_topic: heartbeat::topic(
+                &config.heartbeat_topics_prefix,
+                &config.topic_prefix,
+            ),
+            key_converter: json(&config.key_converter, "key.converter")?,
+            value_converter: json(&config.value_converter, "value.converter")?,
+            config: Arc::new(config.clone()),
+        })
+    }
+
+    /// `<topic.prefix>.transaction`.
+    pub fn transaction_topic(&self) -> String {
+        format!("{}.transaction", self.topic_prefix)
+    }
+}
+
+/// One captured table, ready to convert rows.
+struct TableState {
+    events: TableEvents,
+    topic: String,
+    /// The positions, in the stream's row images, of the captured columns.
+    captured: Vec<usize>,
+}
+
+/// The open transaction's metadata bookkeeping (`provide.transaction.metadata`).
+struct OpenTransaction {
+    xid: u32,
+    ts_ms: i64,
+    /// Created at the first captured event, when the BEGIN record goes out.
+    state: Option<TransactionState>,
+    /// Tables in the order their first event came (the END record's order).
+    tables: Vec<String>,
+}
+
+pub struct DebeziumEncoder {
+    settings: EncoderSettings,
+    catalog: Client,
+    tables: HashMap<Oid, TableState>,
+    transaction: Option<OpenTransaction>,
+}
+
+impl std::fmt::Debug for DebeziumEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DebeziumEncoder")
+            .field("topic_prefix", &self.settings.topic_prefix)
+            .field("tables", &self.tables.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+impl DebeziumEncoder {
+    pub fn new(settings: EncoderSettings, catalog: Client) -> DebeziumEncoder {
+        DebeziumEncoder {
+            settings,
+            catalog,
+            tables: HashMap::new(),
+            transaction: None,
+        }
+    }
+
+    pub fn settings(&self) -> &EncoderSettings {
+        &self.settings
+    }
+
+    /// Builds (or rebuilds) a table's schemas from its definition and the catalog.
+    pub async fn describe(&mut self, table: &TableSchema) -> Result<(), EncodeError> {
+        let relation = &table.relation;
+        let schema_name = relation.schema_name().to_owned();
+        let error = |reason: String| EncodeError {
+            table: table.qualified_name(),
+            lsn: Lsn(0),
+            reason,
+        };
+        let catalogs = column_catalogs(&self.catalog, relation.oid)
+            .await
+            .map_err(|e| error(format!("reading the catalog: {e}")))?;
+        let config = &self.settings.config;
+        let key_columns = config
+            .message_key_columns
+            .for_table(&schema_name, &relation.name);
+        let mut captured = Vec::new();
+        let mut columns = Vec::new();
+        for (index, column) in relation.columns.iter().enumerate() {
+            if !config
+                .filters
+                .captures_column(&schema_name, &relation.name, &column.name)
+            {
+                continue;
+            }
+            let mut catalog = catalogs.get(&column.name).cloned().unwrap_or_default();
+            if let Some(keys) = key_columns {
+                catalog.primary_key_position = keys.iter().position(|k| k == &column.name);
+            }
+            let propagate = config
+                .column_propagate_source_type
+                .as_ref()
+                .is_some_and(|p| {
+                    p.matches(&format!("{schema_name}.{}.{}", relation.name, column.name))
+                });
+            let resolved = table.column_types[index];
+            columns.push(describe_column(
+                &column.name,
+                resolved,
+                &catalog,
+                &self.settings.modes,
+                propagate,
+            ));
+            captured.push(index);
+        }
+        let id = TableId::new(
+            self.settings.topic_prefix.as_str(),
+            schema_name.as_str(),
+            relation.name.as_str(),
+        );
+        let topic = id.topic();
+        let events = TableEvents::new(
+            id,
+            columns,
+            self.settings.modes.clone(),
+            self.settings.records,
+        );
+        tracing::info!(table = %table.qualified_name(), %topic, columns = captured.len(), "table schema built");
+        self.tables.insert(
+            relation.oid,
+            TableState {
+                events,
+                topic,
+                captured,
+            },
+        );
+        Ok(())
+    }
+
+    /// The records of a snapshot row of a table [`Self::describe`]d before.
+    pub fn snapshot_row(
+        &mut self,
+        table: &TableSchema,
+        tuple: &TupleData,
+        source: &SourceInfo,
+        out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
+        let state = self.state(table, Lsn(source.lsn.unwrap_or(0)))?;
+        let cells = captured_cells(table, tuple, &state.captured)
+            .map_err(|reason| encode_error(table, source.lsn, reason))?;
+        let context = RecordContext {
+            source,
+            processed_at_ns: now_ns(),
+            transaction: None,
+        };
+        let records = state
+            .events
+            .records(RowEvent::Read { row: &cells }, context)
+            .map_err(|e| encode_error(table, source.lsn, e.to_string()))?;
+        let settings = &self.settings;
+        push_records(settings, state, &records, out)
+            .map_err(|reason| encode_error(table, source.lsn, reason))
+    }
+
+    fn state(&self, table: &TableSchema, lsn: Lsn) -> Result<&TableState, EncodeError> {
+        self.tables
+            .get(&table.relation.oid)
+            .ok_or_else(|| EncodeError {
+                table: table.qualified_name(),
+                lsn,
+                reason: "a row before the table's definition".to_owned(),
+            })
+    }
+
+    fn source(&self, table: &TableSchema, context: &EventContext) -> SourceInfo {
+        SourceInfo {
+            version: SOURCE_VERSION.to_owned(),
+            name: self.settings.topic_prefix.clone(),
+            ts_us: context.commit_time.to_unix_micros(),
+            snapshot: SnapshotMarker::False,
+            db: self.settings.database.clone(),
+            sequence: Some(sequence(
+                context.previous_commit_lsn.map(|l| l.0),
+                context.event_lsn.0,
+            )),
+            schema: table.relation.schema_name().to_owned(),
+            table: table.relation.name.clone(),
+            tx_id: Some(i64::from(context.xid.0)),
+            lsn: Some(context.event_lsn.0),
+            xmin: None,
+            origin: None,
+            origin_lsn: None,
+        }
+    }
+
+    /// The open transaction's metadata state, taken out for one event (give it back
+    /// with [`Self::restore_transaction`]); at the transaction's first captured event
+    /// this writes the BEGIN record.
+    fn take_transaction(
+        &mut self,
+        context: &EventContext,
+        table: &str,
+        out: &mut Vec<EncodedRecord>,
+    ) -> Result<Option<TransactionState>, EncodeError> {
+        if !self.settings.transaction_metadata {
+            return Ok(None);
+        }
+        let Some(open) = self.transaction.as_mut() else {
+            return Ok(None);
+        };
+        if !open.tables.iter().any(|t| t == table) {
+            open.tables.push(table.to_owned());
+        }
+        if let Some(mut state) = open.state.take() {
+            state.move_to(context.event_lsn.0);
+            return Ok(Some(state));
+        }
+        let state = TransactionState::new(open.xid, context.event_lsn.0);
+        let begin = TransactionMetadata::Begin {
+            id: state.id().to_owned(),
+            ts_ms: open.ts_ms,
+        };
+        out.push(
+            metadata_record(&self.settings, &begin).map_err(|reason| EncodeError {
+                table: table.to_owned(),
+                lsn: context.event_lsn,
+                reason,
+            })?,
+        );
+        Ok(Some(state))
+    }
+
+    fn restore_transaction(&mut self, state: Option<TransactionState>) {
+        if let (Some(state), Some(open)) = (state, self.transaction.as_mut()) {
+            open.state = Some(state);
+        }
+    }
+}
+
+fn encode_error(table: &TableSchema, lsn: Option<u64>, reason: String) -> EncodeError {
+    EncodeError {
+        table: table.qualified_name(),
+        lsn: Lsn(lsn.unwrap_or(0)),
+        reason,
+    }
+}
+
+/// The captured columns of a row image, parsed.
+fn captured_cells<'a>(
+    table: &'a TableSchema,
+    tuple: &'a TupleData,
+    captured: &[usize],
+) -> Result<Vec<Cell<'a>>, String> {
+    let row = RowValues::new(table, tuple);
+    captured
+        .iter()
+        .map(|&i| {
+            row.cell(i)
+                .unwrap_or(Ok(Cell::Null))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+fn image_cells<'a>(
+    table: &'a TableSchema,
+    tuple: Option<&'a TupleData>,
+    captured: &[usize],
+    lsn: Option<u64>,
+) -> Result<Option<Vec<Cell<'a>>>, EncodeError> {
+    tuple
+        .map(|t| captured_cells(table, t, captured))
+        .transpose()
+        .map_err(|reason| encode_error(table, lsn, reason))
+}
+
+fn push_records(
+    settings: &EncoderSettings,
+    state: &TableState,
+    records: &[Record],
+    out: &mut Vec<EncodedRecord>,
+) -> Result<(), String> {
+    let schemas = state.events.schemas();
+    for record in records {
+        out.push(EncodedRecord {
+            topic: state.topic.clone(),
+            key: convert(&settings.key_converter, schemas.key.as_ref(), &record.key)?,
+            value: convert(
+                &settings.value_converter,
+                Some(&schemas.envelope),
+                &record.value,
+            )?,
+        });
+    }
+    Ok(())
+}
+
+fn convert(
+    converter: &JsonConverter,
+    schema: Option<&Schema>,
+    value: &Option<Value>,
+) -> Result<Option<Vec<u8>>, String> {
+    match (schema, value) {
+        (Some(schema), Some(value)) => converter
+            .from_connect_data(Some(schema), value)
+            .map_err(|e| e.to_string()),
+        _ => Ok(None),
+    }
+}
+
+fn metadata_record(
+    settings: &EncoderSettings,
+    metadata: &TransactionMetadata,
+) -> Result<EncodedRecord, String> {
+    Ok(EncodedRecord {
+        topic: settings.transaction_topic(),
+        key: convert(
+            &settings.key_converter,
+            Some(&metadata_key_schema()),
+            &Some(metadata.key()),
+        )?,
+        value: convert(
+            &settings.value_converter,
+            Some(&metadata_value_schema()),
+            &Some(metadata.value()),
+        )?,
+    })
+}
+
+impl EventEncoder for DebeziumEncoder {
+    fn table_changed<'a>(&'a mut self, table: &'a Arc<TableSchema>) -> TableChangedFuture<'a> {
+        Box::pin(self.describe(table))
+    }
+
+    fn begin(
+        &mut self,
+        context: &EventContext,
+        _out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
+        self.transaction = Some(OpenTransaction {
+            xid: context.xid.0,
+            ts_ms: context.commit_time.to_unix_micros().div_euclid(1000),
+            state: None,
+            tables: Vec::new(),
+        });
+        Ok(())
+    }
+
+    fn row(
+        &mut self,
+        change: &RowChange,
+        context: &EventContext,
+        out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
+        let skipped = match change.op {
+            RowOp::Insert => self.settings.skipped.create,
+            RowOp::Update => self.settings.skipped.update,
+            RowOp::Delete => self.settings.skipped.delete,
+        };
+        if skipped {
+            return Ok(());
+        }
+        let table = &change.table;
+        let lsn = Some(context.event_lsn.0);
+        let source = self.source(table, context);
+        let name = table.qualified_name();
+        let mut state_out = Vec::new();
+        let mut transaction = self.take_transaction(context, &name, &mut state_out)?;
+        let result = (|| {
+            let state = self.state(table, context.event_lsn)?;
+            let new = image_cells(table, change.new.as_ref(), &state.captured, lsn)?;
+            let old = image_cells(
+                table,
+                change.old.as_ref().map(|(_, t)| t),
+                &state.captured,
+                lsn,
+            )?;
+            let event = match (change.op, &old, &new) {
+                (RowOp::Insert, _, Some(new)) => RowEvent::Insert { new },
+                (RowOp::Update, old, Some(new)) => RowEvent::Update {
+                    old: old.as_deref(),
+                    new,
+                },
+                (RowOp::Delete, Some(old), _) => RowEvent::Delete { old },
+                _ => {
+                    return Err(encode_error(
+                        table,
+                        lsn,
+                        format!("a {:?} without the row image it needs", change.op),
+                    ))
+                }
+            };
+            let record_context = RecordContext {
+                source: &source,
+                processed_at_ns: now_ns(),
+                transaction: transaction.as_mut(),
+            };
+            let records = state
+                .events
+                .records(event, record_context)
+                .map_err(|e| encode_error(table, lsn, e.to_string()))?;
+            push_records(&self.settings, state, &records, &mut state_out)
+                .map_err(|reason| encode_error(table, lsn, reason))
+        })();
+        self.restore_transaction(transaction);
+        result?;
+        out.append(&mut state_out);
+        Ok(())
+    }
+
+    fn truncate(
+        &mut self,
+        table: &TableSchema,
+        context: &EventContext,
+        out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
+        if self.settings.skipped.truncate {
+            return Ok(());
+        }
+        let lsn = Some(context.event_lsn.0);
+        let source = self.source(table, context);
+        let name = table.qualified_name();
+        let mut records_out = Vec::new();
+        let mut transaction = self.take_transaction(context, &name, &mut records_out)?;
+        let pushed = self.state(table, context.event_lsn).and_then(|state| {
+            let record = state.events.truncate_record(RecordContext {
+                source: &source,
+                processed_at_ns: now_ns(),
+                transaction: transaction.as_mut(),
+            });
+            push_records(&self.settings, state, &[record], &mut records_out)
+                .map_err(|reason| encode_error(table, lsn, reason))
+        });
+        self.restore_transaction(transaction);
+        pushed?;
+        out.append(&mut records_out);
+        Ok(())
+    }
+
+    fn commit(
+        &mut self,
+        context: &EventContext,
+        out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
+        let Some(open) = self.transaction.take() else {
+            return Ok(());
+        };
+        let Some(state) = open.state else {
+            return Ok(());
+        };
+        let counts = state.event_counts();
+        // Debezium keeps the counts in a Java HashMap and writes them in its order.
+        let names: Vec<&str> = open.tables.iter().map(String::as_str).collect();
+        let end = TransactionMetadata::End {
+            id: transaction_id(open.xid, context.event_lsn.0),
+            ts_ms: open.ts_ms,
+            data_collections: hashmap_iteration_order(&names)
+                .into_iter()
+                .map(|i| {
+                    (
+                        names[i].to_owned(),
+                        counts.get(names[i]).copied().unwrap_or(0),
+                    )
+                })
+                .collect(),
+        };
+        out.push(
+            metadata_record(&self.settings, &end).map_err(|reason| EncodeError {
+                table: self.settings.transaction_topic(),
+                lsn: context.commit_lsn,
+                reason,
+            })?,
+        );
+        Ok(())
+    }
+
+    fn heartbeat(&mut self, out: &mut Vec<EncodedRecord>) {
+        let ts_ms = now_ns().div_euclid(1_000_000);
+        let record = (|| {
+            Ok::<_, String>(EncodedRecord {
+                topic: self.settings.heartbeat_topic.clone(),
+                key: convert(
+                    &self.settings.key_converter,
+                    Some(&heartbeat::key_schema()),
+                    &Some(heartbeat::key(&self.settings.topic_prefix)),
+                )?,
+                value: convert(
+                    &self.settings.value_converter,
+                    Some(&heartbeat::value_schema()),
+                    &Some(heartbeat::value(ts_ms)),
+                )?,
+            })
+        })();
+        match record {
+            Ok(record) => out.push(record),
+            Err(e) => tracing::warn!(error = %e, "heartbeat record not encoded"),
+        }
+    }
+}

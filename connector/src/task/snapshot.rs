@@ -1,0 +1,304 @@
+//! The initial snapshot: every captured table's rows as of the slot's consistent
+//! point, as `op=r` records, before the stream starts at that point.
+//!
+//! Tables are read one after another; a table's heap is split into block-range chunks
+//! that `snapshot.max.threads` connections, each inside the exported snapshot, copy in
+//! parallel. One loop encodes and sends, so records are numbered (their
+//! [`SourcePosition`]) in the order they are sent. `source.snapshot` follows
+//! Debezium: `first` for the snapshot's first record, `first_in_data_collection` for
+//! each later table's first, `last_in_data_collection` for each table's last but the
+//! final table's, whose last is `last`; `true` otherwise.
+//!
+//! A crash during the snapshot leaves no completed-snapshot offset, so the next start
+//! snapshots again from a new slot: rows already sent are sent again (at-least-once
+//! for an interrupted snapshot only; the stream after it is exactly-once).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::stream::FuturesUnordered;
+use futures_util::StreamExt;
+use pgcdc_schemas::debezium::source::sequence;
+use pgcdc_schemas::debezium::{SnapshotMarker, SourceInfo};
+use tokio::sync::{mpsc, Mutex};
+use tokio_postgres::Client;
+
+use super::encoder::{DebeziumEncoder, SOURCE_VERSION};
+use super::TaskError;
+use crate::capture::TableSchema;
+use crate::lsn::Lsn;
+use crate::offsets::SourcePosition;
+use crate::pgoutput::TupleData;
+use crate::producer::{EventProducer, OutgoingRecord, ProducerError};
+use crate::replication::ReplicationConfig;
+use crate::snapshot::chunks::{plan, BlockRange};
+use crate::snapshot::{copy_chunk, import_snapshot, table_blocks, SnapshotError};
+
+/// 8 MiB of heap per chunk: small enough to bound memory, large enough that the
+/// per-query overhead does not show.
+const BLOCKS_PER_CHUNK: u32 = 1024;
+/// Records sent and not yet acknowledged before reading pauses.
+const MAX_IN_FLIGHT: usize = 16_384;
+
+/// What the snapshot did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SnapshotStats {
+    pub tables: usize,
+    pub rows: u64,
+}
+
+struct Job {
+    table: Arc<TableSchema>,
+    chunk: BlockRange,
+}
+
+type ChunkResult = Result<Vec<TupleData>, SnapshotError>;
+
+/// Snapshot connections, each inside the exported snapshot.
+pub struct Readers {
+    clients: Vec<Client>,
+}
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Readers({})", self.clients.len())
+    }
+}
+
+impl Readers {
+    pub async fn open(
+        config: &ReplicationConfig,
+        snapshot_name: &str,
+        threads: usize,
+    ) -> Result<Readers, TaskError> {
+        let mut clients = Vec::with_capacity(threads);
+        for _ in 0..threads.max(1) {
+            let client = crate::sql::connect(config).await?;
+            import_snapshot(&client, snapshot_name).await?;
+            clients.push(client);
+        }
+        Ok(Readers { clients })
+    }
+
+    /// The first reader, for catalog queries that must see the snapshot.
+    pub fn first(&self) -> &Client {
+        &self.clients[0]
+    }
+}
+
+/// Reads `tables` and publishes their rows; returns when every record is acknowledged.
+pub async fn run(
+    readers: Readers,
+    tables: &[Arc<TableSchema>],
+    consistent_point: Lsn,
+    encoder: &mut DebeziumEncoder,
+    producer: &mut EventProducer,
+) -> Result<SnapshotStats, TaskError> {
+    let snapshot_xid: Option<i64> = readers
+        .first()
+        .query_one(
+            "SELECT txid_snapshot_xmin(txid_current_snapshot())::bigint",
+            &[],
+        )
+        .await
+        .ok()
+        .map(|row| row.get(0));
+    let mut plans = Vec::with_capacity(tables.len());
+    for table in tables {
+        let blocks = table_blocks(readers.first(), table).await?;
+        plans.push(plan(blocks, BLOCKS_PER_CHUNK));
+    }
+
+    let threads = readers.clients.len();
+    let (job_tx, job_rx) = mpsc::channel::<Job>(threads * 2);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (row_tx, mut row_rx) = mpsc::channel::<ChunkResult>(threads + 1);
+    let mut workers = Vec::new();
+    for client in readers.clients {
+        let jobs = Arc::clone(&job_rx);
+        let rows = row_tx.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let job = jobs.lock().await.recv().await;
+                let Some(job) = job else { break };
+                let mut chunk_rows = Vec::new();
+                let result = copy_chunk(&client, &job.table, job.chunk, |t| chunk_rows.push(t))
+                    .await
+                    .map(|_| chunk_rows);
+                if rows.send(result).await.is_err() {
+                    break;
+                }
+            }
+        }));
+    }
+    drop(row_tx);
+
+    let mut sender = Sender {
+        producer,
+        // Snapshot records sort before everything the stream sends from the
+        // consistent point on.
+        commit_lsn: Lsn(consistent_point.0.saturating_sub(1)),
+        ordinal: 0,
+        acks: FuturesUnordered::new(),
+    };
+    let mut stats = SnapshotStats::default();
+    let started = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut first_of_snapshot = true;
+    let mut records = Vec::new();
+    for (index, (table, chunks)) in tables.iter().zip(plans).enumerate() {
+        encoder.describe(table).await.map_err(TaskError::Encode)?;
+        let name = table.qualified_name();
+        tracing::info!(table = %name, chunks = chunks.len(), "snapshot of table started");
+        let is_last_table = index + 1 == tables.len();
+        let mut pending_chunks = chunks.len();
+        let mut queued = chunks.into_iter().map(|chunk| Job {
+            table: Arc::clone(table),
+            chunk,
+        });
+        // Keep the workers busy without queueing the whole table.
+        let mut next_job = queued.next();
+        let mut held: Option<(TupleData, SnapshotMarker)> = None;
+        let mut table_rows = 0u64;
+        while pending_chunks > 0 {
+            tokio::select! {
+                permit = job_tx.reserve(), if next_job.is_some() => {
+                    let permit = permit.map_err(|_| TaskError::Snapshot("snapshot readers stopped".to_owned()))?;
+                    if let Some(job) = next_job.take() {
+                        permit.send(job);
+                    }
+                    next_job = queued.next();
+                }
+                chunk = row_rx.recv() => {
+                    let rows = chunk.ok_or_else(|| TaskError::Snapshot("snapshot readers stopped".to_owned()))??;
+                    pending_chunks -= 1;
+                    for row in rows {
+                        let marker = if first_of_snapshot {
+                            first_of_snapshot = false;
+                            SnapshotMarker::First
+                        } else if held.is_none() && table_rows == 0 {
+                            SnapshotMarker::FirstInDataCollection
+                        } else {
+                            SnapshotMarker::True
+                        };
+                        table_rows += 1;
+                        if let Some((tuple, marker)) = held.replace((row, marker)) {
+                            let source = source(encoder, table, consistent_point, snapshot_xid, marker);
+                            encoder.snapshot_row(table, &tuple, &source, &mut records).map_err(TaskError::Encode)?;
+                            sender.send(std::mem::take(&mut records)).await?;
+                        }
+                    }
+                    if last_progress.elapsed() >= PROGRESS_EVERY {
+                        last_progress = Instant::now();
+                        tracing::info!(table = %name, rows = table_rows, total_rows = stats.rows + table_rows, "snapshot in progress");
+                    }
+                }
+            }
+        }
+        if let Some((tuple, _)) = held.take() {
+            let marker = if is_last_table {
+                SnapshotMarker::Last
+            } else {
+                SnapshotMarker::LastInDataCollection
+            };
+            let source = source(encoder, table, consistent_point, snapshot_xid, marker);
+            encoder
+                .snapshot_row(table, &tuple, &source, &mut records)
+                .map_err(TaskError::Encode)?;
+            sender.send(std::mem::take(&mut records)).await?;
+        }
+        stats.tables += 1;
+        stats.rows += table_rows;
+        tracing::info!(table = %name, rows = table_rows, "snapshot of table completed");
+    }
+    drop(job_tx);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    sender.drain().await?;
+    tracing::info!(
+        tables = stats.tables,
+        rows = stats.rows,
+        seconds = started.elapsed().as_secs_f64(),
+        "snapshot completed"
+    );
+    Ok(stats)
+}
+
+type AckFuture = Pin<Box<dyn Future<Output = Result<i64, ProducerError>> + Send>>;
+
+struct Sender<'a> {
+    producer: &'a mut EventProducer,
+    commit_lsn: Lsn,
+    ordinal: u32,
+    acks: FuturesUnordered<AckFuture>,
+}
+
+fn source(
+    encoder: &DebeziumEncoder,
+    table: &TableSchema,
+    consistent_point: Lsn,
+    xid: Option<i64>,
+    marker: SnapshotMarker,
+) -> SourceInfo {
+    let ts_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+    let settings = encoder.settings();
+    SourceInfo {
+        version: SOURCE_VERSION.to_owned(),
+        name: settings.topic_prefix.clone(),
+        ts_us,
+        snapshot: marker,
+        db: settings.database.clone(),
+        sequence: Some(sequence(None, consistent_point.0)),
+        schema: table.relation.schema_name().to_owned(),
+        table: table.relation.name.clone(),
+        tx_id: xid,
+        lsn: Some(consistent_point.0),
+        xmin: None,
+        origin: None,
+        origin_lsn: None,
+    }
+}
+
+impl Sender<'_> {
+    async fn send(
+        &mut self,
+        records: Vec<crate::pipeline::EncodedRecord>,
+    ) -> Result<(), TaskError> {
+        for record in records {
+            let position = SourcePosition::new(self.commit_lsn, self.ordinal);
+            self.ordinal = self.ordinal.checked_add(1).ok_or_else(|| {
+                TaskError::Snapshot("more than 4,294,967,295 snapshot records".to_owned())
+            })?;
+            self.producer.ensure_topic(&record.topic).await?;
+            let outgoing = OutgoingRecord {
+                topic: record.topic,
+                key: record.key,
+                value: record.value,
+                position,
+            };
+            let partition = self.producer.partition_of(&outgoing);
+            let pending = self.producer.send(&outgoing, partition).await?;
+            self.acks.push(Box::pin(pending.acknowledged()));
+            while self.acks.len() >= MAX_IN_FLIGHT {
+                if let Some(result) = self.acks.next().await {
+                    result?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn drain(&mut self) -> Result<(), TaskError> {
+        while let Some(result) = self.acks.next().await {
+            result?;
+        }
+        Ok(())
+    }
+}
+
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);

@@ -1,0 +1,90 @@
+//! Byte encodings that appear inside Connect values and JSON: base64 (JsonConverter's
+//! BYTES, Debezium's `binary.handling.mode=base64`), its URL-safe alphabet
+//! (`base64-url-safe`, padded like Java's `Base64.getUrlEncoder()`), and lower-case
+//! hex (`hex`).
+
+const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Base64 with the standard alphabet and `=` padding (`java.util.Base64.getEncoder()`).
+pub fn base64(bytes: &[u8]) -> String {
+    encode(bytes, STANDARD)
+}
+
+/// Base64 with the URL-safe alphabet, still padded (`Base64.getUrlEncoder()`).
+pub fn base64_url_safe(bytes: &[u8]) -> String {
+    encode(bytes, URL_SAFE)
+}
+
+/// Appends the standard base64 of `bytes` to `out`.
+pub fn base64_into(bytes: &[u8], out: &mut String) {
+    encode_into(bytes, STANDARD, out);
+}
+
+fn encode(bytes: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    encode_into(bytes, alphabet, &mut out);
+    out
+}
+
+fn encode_into(bytes: &[u8], alphabet: &[u8; 64], out: &mut String) {
+    let symbol = |index: u32| char::from(alphabet[(index & 0x3F) as usize]);
+    for chunk in bytes.chunks(3) {
+        let b0 = u32::from(chunk[0]);
+        let b1 = chunk.get(1).copied().map_or(0, u32::from);
+        let b2 = chunk.get(2).copied().map_or(0, u32::from);
+        let triple = (b0 << 16) | (b1 << 8) | b2;
+        out.push(symbol(triple >> 18));
+        out.push(symbol(triple >> 12));
+        out.push(if chunk.len() > 1 {
+            symbol(triple >> 6)
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 { symbol(triple) } else { '=' });
+    }
+}
+
+/// Lower-case hex, two digits per byte.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xF)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expected strings from binary_base64*.json / binary_hex.json (Debezium 3.7.0).
+    #[test]
+    fn matches_debezium_binary_modes() {
+        assert_eq!(base64(&[0xde, 0xad, 0xbe, 0xef]), "3q2+7w==");
+        assert_eq!(base64_url_safe(&[0xde, 0xad, 0xbe, 0xef]), "3q2-7w==");
+        assert_eq!(base64(&[0x00, 0x01, 0x02, 0xff, 0xfe]), "AAEC//4=");
+        assert_eq!(base64_url_safe(&[0x00, 0x01, 0x02, 0xff, 0xfe]), "AAEC__4=");
+        assert_eq!(base64(&[0x00, 0xff, 0x80]), "AP+A");
+        assert_eq!(base64(&[]), "");
+        assert_eq!(hex(&[0x00, 0x01, 0x02, 0xff, 0xfe]), "000102fffe");
+        assert_eq!(hex(&[]), "");
+    }
+
+    #[test]
+    fn rfc4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+    }
+}

@@ -1,0 +1,446 @@
+//! Kafka's `org.apache.kafka.connect.json.JsonConverter`, byte for byte.
+//!
+//! With `schemas.enable=true` (the default) a record is the envelope
+//! `{"schema":<schema>,"payload":<value>}`; with `false`, only the payload. Output is
+//! compact (no whitespace), object members in Connect order:
+//!
+//! - a schema is `type`, then `fields` (each field's schema followed by its `"field"`
+//!   name) / `items` / `keys` and `values`, then `optional`, `name`, `version`, `doc`,
+//!   `parameters` and `default`, each only when set;
+//! - a struct is its fields in schema order; a map with STRING keys is an object, any
+//!   other map an array of `[key, value]` pairs;
+//! - BYTES (and Connect `Decimal`, with the default `decimal.format=BASE64`) are
+//!   standard base64 strings;
+//! - FLOAT32/FLOAT64 are written as Java's `Float.toString`/`Double.toString` print
+//!   them ([`java_number`]), NaN and the infinities as the strings `"NaN"`,
+//!   `"Infinity"`, `"-Infinity"`;
+//! - strings are escaped as Jackson does ([`escape`]), including `\uD83C\uDF89`
+//!   surrogate escapes for characters outside the BMP;
+//! - a null whose schema has a default is written as the default
+//!   (`replace.null.with.default=true`, Kafka's default): Debezium's key-only `before`
+//!   image of a delete shows it (`c_text` of `defaults.json`).
+//!
+//! A Kafka record with a null value (a tombstone) or a null key has no bytes at all;
+//! [`JsonConverter::from_connect_data`] returns `None` for it.
+
+pub mod escape;
+pub mod java_number;
+
+use crate::connect::{Schema, SchemaKind, SchemaType, Value};
+use crate::encoding;
+use escape::{write_json_string, Supplementary};
+
+/// The JsonConverter settings that change bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JsonConverter {
+    /// `schemas.enable`.
+    pub schemas_enable: bool,
+    /// `replace.null.with.default`.
+    pub replace_null_with_default: bool,
+}
+
+impl Default for JsonConverter {
+    fn default() -> Self {
+        JsonConverter {
+            schemas_enable: true,
+            replace_null_with_default: true,
+        }
+    }
+}
+
+/// A value that does not fit its schema: the same cases Kafka's converter rejects with
+/// a `DataException`. They mean a bug in whoever built the value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConvertError {
+    #[error("null value for {path}, which is required and has no default")]
+    RequiredNull { path: String },
+    #[error("{path}: a {found} value where the schema wants {expected}")]
+    TypeMismatch {
+        path: String,
+        expected: SchemaType,
+        found: &'static str,
+    },
+    #[error("{path}: the struct has {found} values for {expected} fields")]
+    FieldCount {
+        path: String,
+        expected: usize,
+        found: usize,
+    },
+}
+
+impl JsonConverter {
+    /// The record bytes for `value` written with `schema`; `None` for a null record
+    /// (tombstone value, or the absent key of a truncate event).
+    pub fn from_connect_data(
+        &self,
+        schema: Option<&Schema>,
+        value: &Value,
+    ) -> Result<Option<Vec<u8>>, ConvertError> {
+        // Kafka returns null only for a null schema with a null value; Debezium sends
+        // tombstones and key-less records that way.
+        let Some(schema) = schema else {
+            return Ok(None);
+        };
+        let mut out = String::new();
+        if self.schemas_enable {
+            out.push_str("{\"schema\":");
+            self.write_schema(schema, &mut out)?;
+            out.push_str(",\"payload\":");
+            self.write_value(schema, value, "payload", &mut out)?;
+            out.push('}');
+        } else {
+            self.write_value(schema, value, "payload", &mut out)?;
+        }
+        Ok(Some(out.into_bytes()))
+    }
+
+    /// A schema as JsonConverter's `asJsonSchema` writes it.
+    pub fn schema_to_json(&self, schema: &Schema) -> Result<String, ConvertError> {
+        let mut out = String::new();
+        self.write_schema(schema, &mut out)?;
+        Ok(out)
+    }
+
+    /// A value as JsonConverter's `convertToJson` writes it.
+    pub fn value_to_json(&self, schema: &Schema, value: &Value) -> Result<String, ConvertError> {
+        let mut out = String::new();
+        self.write_value(schema, value, "value", &mut out)?;
+        Ok(out)
+    }
+
+    fn write_schema(&self, schema: &Schema, out: &mut String) -> Result<(), ConvertError> {
+        out.push_str("{\"type\":\"");
+        out.push_str(schema.schema_type().json_name());
+        out.push('"');
+        match &schema.kind {
+            SchemaKind::Array(items) => {
+                out.push_str(",\"items\":");
+                self.write_schema(items, out)?;
+            }
+            SchemaKind::Map { keys, values } => {
+                out.push_str(",\"keys\":");
+                self.write_schema(keys, out)?;
+                out.push_str(",\"values\":");
+                self.write_schema(values, out)?;
+            }
+            SchemaKind::Struct(fields) => {
+                out.push_str(",\"fields\":[");
+                for (i, field) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    self.write_schema(&field.schema, out)?;
+                    // Re-open the field's object to append its name last.
+                    out.pop();
+                    out.push_str(",\"field\":");
+                    write_json_string(&field.name, Supplementary::EscapeSurrogates, out);
+                    out.push('}');
+                }
+                out.push(']');
+            }
+            _ => {}
+        }
+        out.push_str(",\"optional\":");
+        out.push_str(if schema.optional { "true" } else { "false" });
+        if let Some(name) = &schema.name {
+            out.push_str(",\"name\":");
+            write_json_string(name, Supplementary::EscapeSurrogates, out);
+        }
+        if let Some(version) = schema.version {
+            out.push_str(",\"version\":");
+            out.push_str(&version.to_string());
+        }
+        if let Some(doc) = &schema.doc {
+            out.push_str(",\"doc\":");
+            write_json_string(doc, Supplementary::EscapeSurrogates, out);
+        }
+        if !schema.parameters.is_empty() {
+            out.push_str(",\"parameters\":{");
+            for (i, (key, value)) in schema.parameters.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(key, Supplementary::EscapeSurrogates, out);
+                out.push(':');
+                write_json_string(value, Supplementary::EscapeSurrogates, out);
+            }
+            out.push('}');
+        }
+        if let Some(default) = &schema.default {
+            out.push_str(",\"default\":");
+            self.write_value(schema, default, "default", out)?;
+        }
+        out.push('}');
+        Ok(())
+    }
+
+    fn write_value(
+        &self,
+        schema: &Schema,
+        value: &Value,
+        path: &str,
+        out: &mut String,
+    ) -> Result<(), ConvertError> {
+        if value.is_null() {
+            if let (true, Some(default)) = (self.replace_null_with_default, &schema.default) {
+                return self.write_value(schema, default, path, out);
+            }
+            if schema.optional {
+                out.push_str("null");
+                return Ok(());
+            }
+            return Err(ConvertError::RequiredNull {
+                path: path.to_owned(),
+            });
+        }
+        let mismatch = || ConvertError::TypeMismatch {
+            path: path.to_owned(),
+            expected: schema.schema_type(),
+            found: variant_name(value),
+        };
+        match (&schema.kind, value) {
+            (SchemaKind::Int8, Value::Int8(v)) => out.push_str(&v.to_string()),
+            (SchemaKind::Int16, Value::Int16(v)) => out.push_str(&v.to_string()),
+            (SchemaKind::Int32, Value::Int32(v)) => out.push_str(&v.to_string()),
+            (SchemaKind::Int64, Value::Int64(v)) => out.push_str(&v.to_string()),
+            (SchemaKind::Float32, Value::Float32(v)) => write_float(
+                v.is_nan(),
+                v.is_infinite(),
+                v.is_sign_negative(),
+                || java_number::float_to_string(*v),
+                out,
+            ),
+            (SchemaKind::Float64, Value::Float64(v)) => write_float(
+                v.is_nan(),
+                v.is_infinite(),
+                v.is_sign_negative(),
+                || java_number::double_to_string(*v),
+                out,
+            ),
+            (SchemaKind::Boolean, Value::Boolean(v)) => {
+                out.push_str(if *v { "true" } else { "false" })
+            }
+            (SchemaKind::String, Value::String(v)) => {
+                write_json_string(v, Supplementary::EscapeSurrogates, out)
+            }
+            (SchemaKind::Bytes, Value::Bytes(v)) => {
+                out.push('"');
+                encoding::base64_into(v, out);
+                out.push('"');
+            }
+            (SchemaKind::Array(items), Value::Array(values)) => {
+                out.push('[');
+                for (i, item) in values.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    self.write_value(items, item, path, out)?;
+                }
+                out.push(']');
+            }
+            (SchemaKind::Map { keys, values }, Value::Map(entries)) => {
+                let object = keys.schema_type() == SchemaType::String;
+                out.push(if object { '{' } else { '[' });
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    if object {
+                        self.write_value(keys, key, path, out)?;
+                        out.push(':');
+                        self.write_value(values, value, path, out)?;
+                    } else {
+                        out.push('[');
+                        self.write_value(keys, key, path, out)?;
+                        out.push(',');
+                        self.write_value(values, value, path, out)?;
+                        out.push(']');
+                    }
+                }
+                out.push(if object { '}' } else { ']' });
+            }
+            (SchemaKind::Struct(fields), Value::Struct(values)) => {
+                if fields.len() != values.len() {
+                    return Err(ConvertError::FieldCount {
+                        path: path.to_owned(),
+                        expected: fields.len(),
+                        found: values.len(),
+                    });
+                }
+                out.push('{');
+                for (i, (field, value)) in fields.iter().zip(values).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_json_string(&field.name, Supplementary::EscapeSurrogates, out);
+                    out.push(':');
+                    let field_path = format!("{path}.{}", field.name);
+                    self.write_value(&field.schema, value, &field_path, out)?;
+                }
+                out.push('}');
+            }
+            _ => return Err(mismatch()),
+        }
+        Ok(())
+    }
+}
+
+fn write_float(
+    nan: bool,
+    infinite: bool,
+    negative: bool,
+    finite: impl FnOnce() -> String,
+    out: &mut String,
+) {
+    // Jackson's WRITE_NAN_AS_STRINGS (on by default).
+    if nan {
+        out.push_str("\"NaN\"");
+    } else if infinite && negative {
+        out.push_str("\"-Infinity\"");
+    } else if infinite {
+        out.push_str("\"Infinity\"");
+    } else {
+        out.push_str(&finite());
+    }
+}
+
+fn variant_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Boolean(_) => "boolean",
+        Value::Int8(_) => "int8",
+        Value::Int16(_) => "int16",
+        Value::Int32(_) => "int32",
+        Value::Int64(_) => "int64",
+        Value::Float32(_) => "float32",
+        Value::Float64(_) => "float64",
+        Value::String(_) => "string",
+        Value::Bytes(_) => "bytes",
+        Value::Array(_) => "array",
+        Value::Map(_) => "map",
+        Value::Struct(_) => "struct",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::Field;
+
+    fn json(schema: &Schema, value: &Value) -> String {
+        JsonConverter::default()
+            .value_to_json(schema, value)
+            .expect("converts")
+    }
+
+    #[test]
+    fn schema_member_order() {
+        let schema = Schema::structure(vec![
+            Field::new("id", Schema::int32()),
+            Field::new(
+                "amount",
+                Schema::bytes()
+                    .named("org.apache.kafka.connect.data.Decimal")
+                    .versioned(1)
+                    .with_parameter("scale", "3")
+                    .with_default(Value::Bytes(vec![0x05, 0xdc]))
+                    .optional(),
+            ),
+        ])
+        .named("fx.public.t.Value")
+        .optional();
+        assert_eq!(
+            JsonConverter::default()
+                .schema_to_json(&schema)
+                .expect("schema"),
+            concat!(
+                r#"{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"},"#,
+                r#"{"type":"bytes","optional":true,"name":"org.apache.kafka.connect.data.Decimal","#,
+                r#""version":1,"parameters":{"scale":"3"},"default":"Bdw=","field":"amount"}],"#,
+                r#""optional":true,"name":"fx.public.t.Value"}"#
+            )
+        );
+    }
+
+    #[test]
+    fn nulls_defaults_and_errors() {
+        let with_default = Schema::string()
+            .optional()
+            .with_default(Value::from("hello"));
+        assert_eq!(json(&with_default, &Value::Null), "\"hello\"");
+        let keep_null = JsonConverter {
+            replace_null_with_default: false,
+            ..JsonConverter::default()
+        };
+        assert_eq!(
+            keep_null.value_to_json(&with_default, &Value::Null),
+            Ok("null".to_owned())
+        );
+        assert!(matches!(
+            JsonConverter::default().value_to_json(&Schema::int32(), &Value::Null),
+            Err(ConvertError::RequiredNull { .. })
+        ));
+        assert!(matches!(
+            JsonConverter::default().value_to_json(&Schema::int32(), &Value::Int64(1)),
+            Err(ConvertError::TypeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn numbers_and_maps() {
+        let doubles = Schema::array(Schema::float64().optional());
+        assert_eq!(
+            json(
+                &doubles,
+                &Value::Array(vec![
+                    Value::Float64(f64::NAN),
+                    Value::Float64(f64::NEG_INFINITY),
+                    Value::Float64(1e300),
+                    Value::Null
+                ])
+            ),
+            r#"["NaN","-Infinity",1.0E300,null]"#
+        );
+        let string_map = Schema::map(Schema::string(), Schema::string().optional());
+        assert_eq!(
+            json(
+                &string_map,
+                &Value::Map(vec![
+                    (Value::from("b"), Value::Null),
+                    (Value::from("a"), Value::from("1"))
+                ])
+            ),
+            r#"{"b":null,"a":"1"}"#
+        );
+        let int_map = Schema::map(Schema::int16(), Schema::float64());
+        assert_eq!(
+            json(
+                &int_map,
+                &Value::Map(vec![(Value::Int16(1), Value::Float64(0.5))])
+            ),
+            "[[1,0.5]]"
+        );
+    }
+
+    #[test]
+    fn records_and_tombstones() {
+        let converter = JsonConverter::default();
+        let schema = Schema::structure(vec![Field::new("id", Schema::int32())]).named("k");
+        let value = Value::Struct(vec![Value::Int32(7)]);
+        assert_eq!(
+            converter.from_connect_data(Some(&schema), &value),
+            Ok(Some(
+                br#"{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],"optional":false,"name":"k"},"payload":{"id":7}}"#.to_vec()
+            ))
+        );
+        let plain = JsonConverter {
+            schemas_enable: false,
+            ..converter
+        };
+        assert_eq!(
+            plain.from_connect_data(Some(&schema), &value),
+            Ok(Some(br#"{"id":7}"#.to_vec()))
+        );
+        assert_eq!(converter.from_connect_data(None, &Value::Null), Ok(None));
+    }
+}
