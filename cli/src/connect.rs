@@ -1,35 +1,49 @@
-//! `pgcdc connect`: runs one Debezium PostgreSQL connector from a JSON config file,
-//! the same JSON a user would POST to Kafka Connect (`{"name":…,"config":{…}}`) or
-//! the bare `config` object.
+//! `pgcdc connect`: the worker. It serves Kafka Connect's REST API, runs the
+//! connectors created through it (and those given with `--config`, the JSON one would
+//! POST to Kafka Connect: `{"name":…,"config":{…}}` or the bare `config` object), keeps
+//! their configurations in the state directory so a restart resumes them, and on
+//! SIGTERM drains every connector and exits 0.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use pgcdc_connector::config::PostgresConnectorConfig;
-use pgcdc_connector::task::{run_until_stopped, TaskOptions};
+use pgcdc_worker::{router, ApiAuth, Worker, WorkerOptions};
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
 use crate::kafka::KafkaArgs;
 
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// The connector's JSON configuration.
+    /// A connector's JSON configuration, created or updated at start; repeatable.
     #[arg(long)]
-    pub config: PathBuf,
+    pub config: Vec<PathBuf>,
     #[command(flatten)]
     pub kafka: KafkaArgs,
     /// The compacted topic that keeps connector offsets (Connect's
     /// `offset.storage.topic`).
     #[arg(long, default_value = "pgcdc-offsets")]
     pub offsets_topic: String,
+    /// Where the REST API listens (Kafka Connect's default port is 8083; port 0 picks
+    /// a free one, logged at start).
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    pub listen: SocketAddr,
+    /// Directory for connector configurations and target states.
+    #[arg(long, default_value = "pgcdc-state")]
+    pub state_dir: PathBuf,
+    /// Environment variable holding `user:password` for HTTP basic auth on the API.
+    #[arg(long)]
+    pub api_basic_auth_env: Option<String>,
+    /// Environment variable holding a bearer token for the API.
+    #[arg(long)]
+    pub api_token_env: Option<String>,
 }
 
-/// The connector's flat properties from a Connect-style JSON document; numbers and
-/// booleans are accepted as their text, as Connect does.
-pub fn properties(document: &Value) -> anyhow::Result<BTreeMap<String, String>> {
+/// The connector's name and flat properties from a Connect-style JSON document;
+/// numbers and booleans are accepted as their text, as Connect does.
+pub fn connector_document(document: &Value) -> anyhow::Result<(String, BTreeMap<String, String>)> {
     let config = document.get("config").unwrap_or(document);
     let object = config
         .as_object()
@@ -44,34 +58,57 @@ pub fn properties(document: &Value) -> anyhow::Result<BTreeMap<String, String>> 
         };
         map.insert(key.clone(), text);
     }
-    if let Some(name) = document.get("name").and_then(Value::as_str) {
-        map.entry("name".to_owned())
-            .or_insert_with(|| name.to_owned());
-    }
-    Ok(map)
+    let name = document
+        .get("name")
+        .and_then(Value::as_str)
+        .or_else(|| map.get("name").map(String::as_str))
+        .context("the configuration has no \"name\"")?
+        .to_owned();
+    Ok((name, map))
+}
+
+fn secret_from_env(variable: Option<&String>) -> anyhow::Result<Option<String>> {
+    variable
+        .map(|v| std::env::var(v).with_context(|| format!("environment variable {v} is not set")))
+        .transpose()
 }
 
 pub async fn run(args: ConnectArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.config)
-        .with_context(|| format!("reading {}", args.config.display()))?;
-    let document: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not JSON", args.config.display()))?;
-    let parsed = PostgresConnectorConfig::from_properties(&properties(&document)?)
-        .map_err(|errors| anyhow::anyhow!("{errors}"))?;
-    for unknown in &parsed.unknown_properties {
-        tracing::warn!(property = %unknown, "property not used by pgcdc");
-    }
-    let options = TaskOptions {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let worker = Worker::start(WorkerOptions {
         kafka: args.kafka.client_config()?,
-        offsets_topic: args.offsets_topic,
+        offsets_topic: args.offsets_topic.clone(),
+        state_dir: args.state_dir.clone(),
+        worker_id: address.to_string(),
+    })
+    .await?;
+    for path in &args.config {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let document: Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not JSON", path.display()))?;
+        let (name, config) = connector_document(&document)?;
+        worker
+            .put_config(&name, config)
+            .await
+            .with_context(|| format!("connector {name} from {}", path.display()))?;
+    }
+    let auth = ApiAuth {
+        basic: secret_from_env(args.api_basic_auth_env.as_ref())?,
+        bearer: secret_from_env(args.api_token_env.as_ref())?,
     };
-    let shutdown = CancellationToken::new();
-    let stopper = shutdown.clone();
-    tokio::spawn(async move {
-        crate::shutdown_signal().await;
-        tracing::info!("shutting down: draining what was sent");
-        stopper.cancel();
-    });
-    run_until_stopped(&parsed.config, &options, shutdown).await?;
+    tracing::info!(%address, state_dir = %args.state_dir.display(), "REST API listening");
+    let app = router(std::sync::Arc::clone(&worker), auth);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            crate::shutdown_signal().await;
+            tracing::info!("shutting down: draining every connector");
+        })
+        .await?;
+    worker.shutdown().await;
+    tracing::info!("stopped");
     Ok(())
 }

@@ -26,7 +26,7 @@ enum Command {
     Version,
     /// Stream a replication slot's decoded changes to stdout as JSON lines.
     Capture(Box<capture::CaptureArgs>),
-    /// Run a Debezium PostgreSQL connector from its JSON configuration.
+    /// Run the worker: Kafka Connect's REST API hosting Debezium PostgreSQL connectors.
     Connect(Box<connect::ConnectArgs>),
     /// Serve an embedded, Confluent-compatible Schema Registry.
     Registry(registry::RegistryArgs),

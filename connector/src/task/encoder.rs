@@ -7,6 +7,7 @@
 //! facts; rows then convert without further lookups.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,6 +24,7 @@ use pgcdc_schemas::json::JsonConverter;
 use tokio_postgres::Client;
 
 use super::catalog::column_catalogs;
+use super::metrics::TaskMetrics;
 use crate::capture::{Cell, RowChange, RowOp, RowValues, TableSchema};
 use crate::config::{Converter, PostgresConnectorConfig, SkippedOperations};
 use crate::events::{
@@ -111,6 +113,7 @@ struct OpenTransaction {
 pub struct DebeziumEncoder {
     settings: EncoderSettings,
     catalog: Client,
+    metrics: Arc<TaskMetrics>,
     tables: HashMap<Oid, TableState>,
     transaction: Option<OpenTransaction>,
 }
@@ -135,9 +138,16 @@ impl DebeziumEncoder {
         DebeziumEncoder {
             settings,
             catalog,
+            metrics: Arc::default(),
             tables: HashMap::new(),
             transaction: None,
         }
+    }
+
+    /// Counts events and records into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<TaskMetrics>) -> DebeziumEncoder {
+        self.metrics = metrics;
+        self
     }
 
     pub fn settings(&self) -> &EncoderSettings {
@@ -235,7 +245,12 @@ impl DebeziumEncoder {
             .map_err(|e| encode_error(table, source.lsn, e.to_string()))?;
         let settings = &self.settings;
         push_records(settings, state, &records, out)
-            .map_err(|reason| encode_error(table, source.lsn, reason))
+            .map_err(|reason| encode_error(table, source.lsn, reason))?;
+        self.metrics.event(&table.qualified_name(), "r", None);
+        self.metrics
+            .records_produced
+            .fetch_add(records.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     fn state(&self, table: &TableSchema, lsn: Lsn) -> Result<&TableState, EncodeError> {
@@ -310,6 +325,16 @@ impl DebeziumEncoder {
         if let (Some(state), Some(open)) = (state, self.transaction.as_mut()) {
             open.state = Some(state);
         }
+    }
+}
+
+impl DebeziumEncoder {
+    fn count(&self, table: &str, op: &'static str, context: &EventContext, records: usize) {
+        let source_ms = context.commit_time.to_unix_micros().div_euclid(1000);
+        self.metrics.event(table, op, Some(source_ms));
+        self.metrics
+            .records_produced
+            .fetch_add(records as u64, Ordering::Relaxed);
     }
 }
 
@@ -480,6 +505,12 @@ impl EventEncoder for DebeziumEncoder {
         })();
         self.restore_transaction(transaction);
         result?;
+        let op = match change.op {
+            RowOp::Insert => "c",
+            RowOp::Update => "u",
+            RowOp::Delete => "d",
+        };
+        self.count(&name, op, context, state_out.len());
         out.append(&mut state_out);
         Ok(())
     }
@@ -509,6 +540,7 @@ impl EventEncoder for DebeziumEncoder {
         });
         self.restore_transaction(transaction);
         pushed?;
+        self.count(&name, "t", context, records_out.len());
         out.append(&mut records_out);
         Ok(())
     }
@@ -568,7 +600,12 @@ impl EventEncoder for DebeziumEncoder {
             })
         })();
         match record {
-            Ok(record) => out.push(record),
+            Ok(record) => {
+                out.push(record);
+                self.metrics
+                    .last_heartbeat_ms
+                    .store(ts_ms, Ordering::Relaxed);
+            }
             Err(e) => tracing::warn!(error = %e, "heartbeat record not encoded"),
         }
     }

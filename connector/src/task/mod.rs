@@ -20,9 +20,11 @@
 
 pub mod catalog;
 pub mod encoder;
+pub mod metrics;
 pub mod offsets_topic;
 pub mod snapshot;
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +48,7 @@ use crate::replication::{
 use crate::slot;
 use crate::snapshot::{table_schema, SnapshotError};
 pub use encoder::{DebeziumEncoder, EncoderSettings};
+pub use metrics::TaskMetrics;
 use offsets_topic::{OffsetStore, StoredOffset};
 
 /// Where the task runs besides PostgreSQL: Kafka, and the worker-level settings a
@@ -113,7 +116,8 @@ pub struct TaskStats {
     pub stream: PipelineStats,
 }
 
-fn replication_config(config: &PostgresConnectorConfig) -> ReplicationConfig {
+/// The replication connection settings of a connector configuration.
+pub fn replication_config(config: &PostgresConnectorConfig) -> ReplicationConfig {
     let db = &config.database;
     let mut replication = ReplicationConfig::new(&db.hostname, db.port, &db.user, &db.dbname)
         .with_password(db.password.clone())
@@ -189,6 +193,27 @@ pub async fn run(
     options: &TaskOptions,
     shutdown: CancellationToken,
 ) -> Result<TaskStats, TaskError> {
+    run_with_metrics(config, options, Arc::default(), shutdown).await
+}
+
+/// [`run`], reporting into `metrics` (kept across restarts by the caller).
+pub async fn run_with_metrics(
+    config: &PostgresConnectorConfig,
+    options: &TaskOptions,
+    metrics: Arc<TaskMetrics>,
+    shutdown: CancellationToken,
+) -> Result<TaskStats, TaskError> {
+    let result = run_started(config, options, &metrics, shutdown).await;
+    metrics.connected.store(false, Ordering::Relaxed);
+    result
+}
+
+async fn run_started(
+    config: &PostgresConnectorConfig,
+    options: &TaskOptions,
+    metrics: &Arc<TaskMetrics>,
+    shutdown: CancellationToken,
+) -> Result<TaskStats, TaskError> {
     let replication = replication_config(config);
     let settings = EncoderSettings::from_config(config).map_err(TaskError::Config)?;
     let sql = crate::sql::connect(&replication).await?;
@@ -228,7 +253,8 @@ pub async fn run(
     );
 
     let mut producer = EventProducer::new(&options.kafka, config.topic_creation)?;
-    let mut encoder = DebeziumEncoder::new(settings, crate::sql::connect(&replication).await?);
+    let mut encoder = DebeziumEncoder::new(settings, crate::sql::connect(&replication).await?)
+        .with_metrics(Arc::clone(metrics));
     let mut capture_options = CaptureOptions::new(
         config.slot_name.clone(),
         vec![config.publication_name.clone()],
@@ -237,6 +263,7 @@ pub async fn run(
 
     let mut client = ReplicationClient::connect(replication.clone()).await?;
     let types = load_user_types(&mut client).await?;
+    metrics.connected.store(true, Ordering::Relaxed);
     if snapshot {
         if existing_slot.is_some() {
             tracing::warn!(slot = %config.slot_name, "dropping the slot to take a consistent snapshot");
@@ -269,6 +296,7 @@ pub async fn run(
             created.consistent_point,
             &mut encoder,
             &mut producer,
+            metrics,
         )
         .await?;
         stats.snapshot_rows = done.rows;
@@ -305,7 +333,11 @@ pub async fn run(
     };
     let (progress_tx, progress_rx) = watch::channel(Lsn(0));
     let offsets = Arc::new(offsets);
-    let offsets_writer = tokio::spawn(write_offsets(Arc::clone(&offsets), progress_rx));
+    let offsets_writer = tokio::spawn(write_offsets(
+        Arc::clone(&offsets),
+        progress_rx,
+        Arc::clone(metrics),
+    ));
     let heartbeat_query = spawn_heartbeat_query(config, &replication, shutdown.clone()).await?;
     let pipeline = Pipeline::new(
         capture,
@@ -342,11 +374,16 @@ async fn resume_filter(kafka: &ClientConfig, prefix: &str) -> Result<ResumeFilte
 }
 
 /// Writes the confirmed LSN to the offsets topic, at most once a second.
-async fn write_offsets(offsets: Arc<OffsetStore>, mut progress: watch::Receiver<Lsn>) {
+async fn write_offsets(
+    offsets: Arc<OffsetStore>,
+    mut progress: watch::Receiver<Lsn>,
+    metrics: Arc<TaskMetrics>,
+) {
     let mut written = Lsn(0);
     loop {
         let changed = progress.changed().await;
         let lsn = *progress.borrow_and_update();
+        metrics.confirmed_lsn.store(lsn.0, Ordering::Relaxed);
         if lsn > written {
             match offsets.streamed(lsn).await {
                 Ok(()) => written = lsn,

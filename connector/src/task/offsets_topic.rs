@@ -67,6 +67,22 @@ impl OffsetStore {
         ))
     }
 
+    /// The connector's latest offset value as stored (for Connect's `GET
+    /// /connectors/{name}/offsets`), `None` when it has none or the topic is missing.
+    pub async fn read_raw(
+        config: &ClientConfig,
+        topic: &str,
+        connector: &str,
+        server: &str,
+    ) -> Result<Option<Value>, KafkaError> {
+        let config = config.clone();
+        let topic = topic.to_owned();
+        let key = serde_json::to_vec(&json!([connector, { "server": server }])).unwrap_or_default();
+        tokio::task::spawn_blocking(move || read_latest_value(&config, &topic, &key))
+            .await
+            .map_err(|_| KafkaError::Canceled)?
+    }
+
     /// Records the end of the initial snapshot at `lsn`.
     pub async fn snapshot_completed(&self, lsn: Lsn) -> Result<(), KafkaError> {
         self.write(json!({
@@ -129,18 +145,39 @@ async fn ensure_topic(config: &ClientConfig, topic: &str) -> Result<(), KafkaErr
     Ok(())
 }
 
-/// The last value written under `key`, reading the topic from its start to its end.
+/// What the last value written under `key` says.
 fn read_latest(config: &ClientConfig, topic: &str, key: &[u8]) -> Result<StoredOffset, KafkaError> {
+    Ok(read_latest_value(config, topic, key)?
+        .map(|value| StoredOffset {
+            snapshot_completed: value["snapshot_completed"].as_bool().unwrap_or(false),
+            lsn: value["lsn"].as_u64().map(Lsn),
+        })
+        .unwrap_or_default())
+}
+
+/// The last value written under `key`, reading the topic from its start to its end.
+fn read_latest_value(
+    config: &ClientConfig,
+    topic: &str,
+    key: &[u8],
+) -> Result<Option<Value>, KafkaError> {
     let mut consumer_config = config.clone();
     consumer_config
         .set("group.id", "pgcdc-offsets-reader")
         .set("enable.auto.commit", "false")
         .set("isolation.level", "read_committed");
     let consumer: BaseConsumer = consumer_config.create()?;
-    let (low, high) = consumer.fetch_watermarks(topic, 0, TIMEOUT)?;
-    let mut stored = StoredOffset::default();
+    let (low, high) = match consumer.fetch_watermarks(topic, 0, TIMEOUT) {
+        Ok(marks) => marks,
+        Err(KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownPartition))
+        | Err(KafkaError::MetadataFetch(RDKafkaErrorCode::UnknownTopicOrPartition)) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    };
+    let mut latest = None;
     if high <= low {
-        return Ok(stored);
+        return Ok(latest);
     }
     let mut assignment = TopicPartitionList::new();
     assignment.add_partition_offset(topic, 0, Offset::Offset(low))?;
@@ -157,18 +194,13 @@ fn read_latest(config: &ClientConfig, topic: &str, key: &[u8]) -> Result<StoredO
         };
         let message = message?;
         if message.key() == Some(key) {
-            if let Some(value) = message
+            // A null value (Connect's offset reset) forgets what came before.
+            latest = message
                 .payload()
-                .and_then(|p| serde_json::from_slice::<Value>(p).ok())
-            {
-                stored = StoredOffset {
-                    snapshot_completed: value["snapshot_completed"].as_bool().unwrap_or(false),
-                    lsn: value["lsn"].as_u64().map(Lsn),
-                };
-            }
+                .and_then(|p| serde_json::from_slice::<Value>(p).ok());
         }
         if message.offset() + 1 >= high {
-            return Ok(stored);
+            return Ok(latest);
         }
     }
 }

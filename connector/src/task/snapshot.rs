@@ -15,6 +15,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -26,6 +27,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio_postgres::Client;
 
 use super::encoder::{DebeziumEncoder, SOURCE_VERSION};
+use super::metrics::TaskMetrics;
 use super::TaskError;
 use crate::capture::TableSchema;
 use crate::lsn::Lsn;
@@ -95,7 +97,12 @@ pub async fn run(
     consistent_point: Lsn,
     encoder: &mut DebeziumEncoder,
     producer: &mut EventProducer,
+    metrics: &TaskMetrics,
 ) -> Result<SnapshotStats, TaskError> {
+    metrics.snapshot_running.store(true, Ordering::Relaxed);
+    metrics
+        .snapshot_tables_total
+        .store(tables.len() as u64, Ordering::Relaxed);
     let snapshot_xid: Option<i64> = readers
         .first()
         .query_one(
@@ -174,6 +181,7 @@ pub async fn run(
                 chunk = row_rx.recv() => {
                     let rows = chunk.ok_or_else(|| TaskError::Snapshot("snapshot readers stopped".to_owned()))??;
                     pending_chunks -= 1;
+                    metrics.snapshot_rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
                     for row in rows {
                         let marker = if first_of_snapshot {
                             first_of_snapshot = false;
@@ -211,6 +219,7 @@ pub async fn run(
         }
         stats.tables += 1;
         stats.rows += table_rows;
+        metrics.snapshot_tables_done.fetch_add(1, Ordering::Relaxed);
         tracing::info!(table = %name, rows = table_rows, "snapshot of table completed");
     }
     drop(job_tx);
@@ -218,6 +227,8 @@ pub async fn run(
         let _ = worker.await;
     }
     sender.drain().await?;
+    metrics.snapshot_running.store(false, Ordering::Relaxed);
+    metrics.snapshot_completed.store(true, Ordering::Relaxed);
     tracing::info!(
         tables = stats.tables,
         rows = stats.rows,

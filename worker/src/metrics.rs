@@ -1,0 +1,286 @@
+//! `GET /metrics`: Prometheus text exposition of every connector's state, replication
+//! lag and progress, and of the process. Metric names start with `pgcdc_`; labels are
+//! `connector` (and `table`, `op` for event counts).
+//!
+//! Lag in bytes is PostgreSQL's own view: `pg_current_wal_lsn()` minus the slot's
+//! `confirmed_flush_lsn`, sampled at scrape time over a short-lived connection (a
+//! failed sample leaves the metric out rather than report a stale figure).
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::runtime::{TaskState, Worker};
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl Family<'_> {
+    fn header(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let labels: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+            .collect();
+        if labels.is_empty() {
+            let _ = writeln!(self.out, "{name} {value}");
+        } else {
+            let _ = writeln!(self.out, "{name}{{{}}} {value}", labels.join(","));
+        }
+    }
+}
+
+async fn lag_bytes(worker: &Worker, connector: &str, slot: &str) -> Option<i64> {
+    let config = worker.resolved_config(connector).await.ok()?;
+    let replication = pgcdc_connector::task::replication_config(&config);
+    let query = async {
+        let client = pgcdc_connector::sql::connect(&replication).await.ok()?;
+        let row = client
+            .query_opt(
+                "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint \
+                 FROM pg_replication_slots WHERE slot_name = $1",
+                &[&slot],
+            )
+            .await
+            .ok()??;
+        row.get::<_, Option<i64>>(0)
+    };
+    tokio::time::timeout(Duration::from_secs(3), query)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The whole exposition.
+pub async fn render(worker: &Worker) -> String {
+    let connectors = worker.metrics().await;
+    let mut out = String::new();
+    let mut f = Family { out: &mut out };
+
+    f.header(
+        "pgcdc_connector_state",
+        "gauge",
+        "1 for the connector's current task state.",
+    );
+    for c in &connectors {
+        for state in [
+            "RUNNING",
+            "PAUSED",
+            "STOPPED",
+            "FAILED",
+            "UNASSIGNED",
+            "RESTARTING",
+        ] {
+            let current = c.state.name() == state;
+            f.sample(
+                "pgcdc_connector_state",
+                &[("connector", &c.name), ("state", state)],
+                f64::from(u8::from(current)),
+            );
+        }
+    }
+    f.header(
+        "pgcdc_connected",
+        "gauge",
+        "1 while the task is connected to PostgreSQL.",
+    );
+    for c in &connectors {
+        let connected = c.metrics.connected.load(Ordering::Relaxed);
+        f.sample(
+            "pgcdc_connected",
+            &[("connector", &c.name)],
+            f64::from(u8::from(connected)),
+        );
+    }
+    f.header(
+        "pgcdc_replication_lag_bytes",
+        "gauge",
+        "WAL bytes between the server's current position and the slot's confirmed_flush_lsn.",
+    );
+    for c in &connectors {
+        if matches!(c.state, TaskState::Stopped) {
+            continue;
+        }
+        if let Some(lag) = lag_bytes(worker, &c.name, &c.slot).await {
+            f.sample(
+                "pgcdc_replication_lag_bytes",
+                &[("connector", &c.name)],
+                lag as f64,
+            );
+        }
+    }
+    f.header(
+        "pgcdc_milliseconds_behind_source",
+        "gauge",
+        "Processing time minus source commit time of the last streamed event (Debezium's MilliSecondsBehindSource).",
+    );
+    for c in &connectors {
+        if let Some(ms) = c.metrics.millis_behind_source() {
+            f.sample(
+                "pgcdc_milliseconds_behind_source",
+                &[("connector", &c.name)],
+                ms as f64,
+            );
+        }
+    }
+    f.header(
+        "pgcdc_events_total",
+        "counter",
+        "Change events produced, by table and op.",
+    );
+    for c in &connectors {
+        for ((table, op), count) in c.metrics.events() {
+            f.sample(
+                "pgcdc_events_total",
+                &[("connector", &c.name), ("table", &table), ("op", op)],
+                count as f64,
+            );
+        }
+    }
+    f.header(
+        "pgcdc_records_produced_total",
+        "counter",
+        "Kafka records handed to the producer.",
+    );
+    for c in &connectors {
+        let n = c.metrics.records_produced.load(Ordering::Relaxed);
+        f.sample(
+            "pgcdc_records_produced_total",
+            &[("connector", &c.name)],
+            n as f64,
+        );
+    }
+    f.header(
+        "pgcdc_snapshot_running",
+        "gauge",
+        "1 while the initial snapshot runs.",
+    );
+    f.header(
+        "pgcdc_snapshot_tables",
+        "gauge",
+        "Snapshot tables, total and done.",
+    );
+    f.header(
+        "pgcdc_snapshot_rows_total",
+        "counter",
+        "Rows read by snapshots.",
+    );
+    for c in &connectors {
+        let m = &c.metrics;
+        let labels = [("connector", c.name.as_str())];
+        f.sample(
+            "pgcdc_snapshot_running",
+            &labels,
+            f64::from(u8::from(m.snapshot_running.load(Ordering::Relaxed))),
+        );
+        for (kind, value) in [
+            ("total", m.snapshot_tables_total.load(Ordering::Relaxed)),
+            ("done", m.snapshot_tables_done.load(Ordering::Relaxed)),
+        ] {
+            f.sample(
+                "pgcdc_snapshot_tables",
+                &[("connector", &c.name), ("kind", kind)],
+                value as f64,
+            );
+        }
+        f.sample(
+            "pgcdc_snapshot_rows_total",
+            &labels,
+            m.snapshot_rows.load(Ordering::Relaxed) as f64,
+        );
+    }
+    f.header(
+        "pgcdc_last_event_timestamp_seconds",
+        "gauge",
+        "When the last streamed event was processed.",
+    );
+    f.header(
+        "pgcdc_last_heartbeat_timestamp_seconds",
+        "gauge",
+        "When the last heartbeat was sent.",
+    );
+    f.header(
+        "pgcdc_confirmed_lsn",
+        "gauge",
+        "The LSN the slot was last confirmed to.",
+    );
+    f.header(
+        "pgcdc_task_restarts_total",
+        "counter",
+        "Task restarts after retriable failures.",
+    );
+    for c in &connectors {
+        let m = &c.metrics;
+        let labels = [("connector", c.name.as_str())];
+        let seconds = |ms: i64| ms as f64 / 1000.0;
+        let last = m.last_event_processed_ms.load(Ordering::Relaxed);
+        if last > 0 {
+            f.sample("pgcdc_last_event_timestamp_seconds", &labels, seconds(last));
+        }
+        let heartbeat = m.last_heartbeat_ms.load(Ordering::Relaxed);
+        if heartbeat > 0 {
+            f.sample(
+                "pgcdc_last_heartbeat_timestamp_seconds",
+                &labels,
+                seconds(heartbeat),
+            );
+        }
+        f.sample(
+            "pgcdc_confirmed_lsn",
+            &labels,
+            m.confirmed_lsn.load(Ordering::Relaxed) as f64,
+        );
+        f.sample("pgcdc_task_restarts_total", &labels, c.restarts as f64);
+    }
+    process_metrics(&mut f);
+    out
+}
+
+/// Resident memory and CPU time of this process, from /proc.
+fn process_metrics(f: &mut Family<'_>) {
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(kb) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        {
+            f.header(
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+            );
+            f.sample("process_resident_memory_bytes", &[], kb * 1024.0);
+        }
+    }
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the command name: utime and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        if let (Some(user), Some(system)) = (
+            fields.get(11).and_then(|v| v.parse::<f64>().ok()),
+            fields.get(12).and_then(|v| v.parse::<f64>().ok()),
+        ) {
+            // Linux reports clock ticks of 1/100 s on every architecture pgcdc targets.
+            f.header(
+                "process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time.",
+            );
+            f.sample("process_cpu_seconds_total", &[], (user + system) / 100.0);
+        }
+    }
+}
