@@ -174,8 +174,7 @@ async fn root(State(state): State<AppState>) -> Response {
         json!({
             "version": env!("CARGO_PKG_VERSION"),
             "commit": option_env!("PGCDC_GIT_COMMIT").unwrap_or("unknown"),
-            "kafka_cluster_id": null,
-            "worker_id": state.worker.worker_id(),
+            "kafka_cluster_id": state.worker.kafka_cluster_id(),
         }),
     )
 }

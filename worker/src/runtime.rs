@@ -115,6 +115,7 @@ pub struct ConnectorMetrics {
 
 pub struct Worker {
     options: WorkerOptions,
+    kafka_cluster_id: Option<String>,
     store: Store,
     connectors: Mutex<BTreeMap<String, Arc<Mutex<Connector>>>>,
     restarts: Arc<StdMutex<BTreeMap<String, u64>>>,
@@ -166,8 +167,20 @@ impl Worker {
         let stored = store
             .load()
             .map_err(|e| WorkerError::Internal(format!("state directory: {e}")))?;
+        let kafka = options.kafka.clone();
+        let kafka_cluster_id = tokio::task::spawn_blocking(move || {
+            let consumer: rdkafka::consumer::BaseConsumer = kafka.create().ok()?;
+            rdkafka::consumer::Consumer::client(&consumer).fetch_cluster_id(Duration::from_secs(10))
+        })
+        .await
+        .ok()
+        .flatten();
+        if kafka_cluster_id.is_none() {
+            tracing::warn!("Kafka did not tell its cluster id; is it reachable?");
+        }
         let worker = Arc::new(Worker {
             options,
+            kafka_cluster_id,
             store,
             connectors: Mutex::new(BTreeMap::new()),
             restarts: Arc::default(),
@@ -193,6 +206,10 @@ impl Worker {
 
     pub fn worker_id(&self) -> &str {
         &self.options.worker_id
+    }
+
+    pub fn kafka_cluster_id(&self) -> Option<&str> {
+        self.kafka_cluster_id.as_deref()
     }
 
     async fn persist(&self) -> Result<(), WorkerError> {
