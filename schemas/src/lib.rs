@@ -6,12 +6,15 @@
 //! registry server. It holds no I/O on the data path except the registry client, so
 //! the mappings are pure functions tested case by case.
 //!
+//! - [`avro`]: Confluent's Avro converter: Connect → Avro schemas, the binary
+//!   encoder and decoders, the wire format and the Schema Registry client;
 //! - [`connect`]: Kafka Connect's schema and value model;
 //! - [`debezium`]: PostgreSQL column → Connect field as Debezium maps it, the key,
 //!   row, envelope, `source` and `transaction` schemas;
 //! - [`json`]: Kafka's JsonConverter, byte for byte;
 //! - [`registry`]: the Schema Registry.
 
+pub mod avro;
 pub mod connect;
 pub mod debezium;
 pub mod encoding;

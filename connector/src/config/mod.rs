@@ -21,6 +21,7 @@ use std::time::Duration;
 pub use filters::{CaptureFilters, Filter, MessageKeyColumns, Patterns};
 pub use properties::{ConfigErrors, Properties, PropertyError};
 
+use pgcdc_schemas::avro::{AvroConverterConfig, AvroError};
 use pgcdc_schemas::debezium::ValueModes;
 
 use crate::producer::TopicSettings;
@@ -45,14 +46,14 @@ pub enum SnapshotMode {
 
 /// How change events are encoded, per Kafka Connect's `key.converter` /
 /// `value.converter`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Converter {
     /// `org.apache.kafka.connect.json.JsonConverter`.
     Json { schemas_enable: bool },
     /// `io.confluent.connect.avro.AvroConverter`, through a Schema Registry.
     Avro {
         registry_url: String,
-        settings: BTreeMap<String, String>,
+        config: Box<AvroConverterConfig>,
     },
 }
 
@@ -368,10 +369,29 @@ fn read_converter(p: &mut Properties<'_>, property: &str) -> Converter {
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
         {
-            Some(url) => Converter::Avro {
-                registry_url: url.to_owned(),
-                settings,
-            },
+            Some(url) => {
+                let pairs = settings.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                match AvroConverterConfig::from_properties(pairs) {
+                    Ok(config) => Converter::Avro {
+                        registry_url: url.to_owned(),
+                        config: Box::new(config),
+                    },
+                    Err(AvroError::Config { problems }) => {
+                        for problem in problems {
+                            p.error(&format!("{property}.{}", problem.property), problem.reason);
+                        }
+                        Converter::Json {
+                            schemas_enable: true,
+                        }
+                    }
+                    Err(other) => {
+                        p.error(property, other.to_string());
+                        Converter::Json {
+                            schemas_enable: true,
+                        }
+                    }
+                }
+            }
             None => {
                 p.error(
                     &format!("{property}.schema.registry.url"),

@@ -59,6 +59,9 @@ pub struct EncodeError {
     pub table: String,
     pub lsn: Lsn,
     pub reason: String,
+    /// A service the encoder depends on (the schema registry) was unavailable: a
+    /// restart may succeed.
+    pub retriable: bool,
 }
 
 /// The future of [`EventEncoder::table_changed`], which may read the catalog or call
@@ -139,7 +142,8 @@ impl PipelineError {
         match self {
             PipelineError::Capture(e) => e.is_retriable(),
             PipelineError::Producer(e) => e.is_retriable(),
-            PipelineError::Encode(_) | PipelineError::OutOfOrder { .. } => false,
+            PipelineError::Encode(e) => e.retriable,
+            PipelineError::OutOfOrder { .. } => false,
         }
     }
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use pgcdc_schemas::avro::{AvroConverter, AvroConverterConfig, AvroError, SchemaId};
 use pgcdc_schemas::connect::{Schema, Value};
 use pgcdc_schemas::debezium::java::hashmap_iteration_order;
 use pgcdc_schemas::debezium::source::sequence;
@@ -49,23 +50,21 @@ pub struct EncoderSettings {
     pub skipped: SkippedOperations,
     pub transaction_metadata: bool,
     pub heartbeat_topic: String,
-    pub key_converter: JsonConverter,
-    pub value_converter: JsonConverter,
+    /// `heartbeat.interval.ms` is set.
+    pub heartbeats: bool,
+    pub key_converter: ConverterChoice,
+    pub value_converter: ConverterChoice,
     config: Arc<PostgresConnectorConfig>,
 }
 
 impl EncoderSettings {
     pub fn from_config(config: &PostgresConnectorConfig) -> Result<EncoderSettings, String> {
-        let json = |converter: &Converter, property: &str| {
-            match converter {
-            Converter::Json { schemas_enable } => Ok(JsonConverter {
+        let choice = |converter: &Converter| match converter {
+            Converter::Json { schemas_enable } => ConverterChoice::Json(JsonConverter {
                 schemas_enable: *schemas_enable,
                 ..JsonConverter::default()
             }),
-            Converter::Avro { .. } => Err(format!(
-                "{property}: the Avro converter is not wired into the connector yet; use org.apache.kafka.connect.json.JsonConverter"
-            )),
-        }
+            Converter::Avro { config, .. } => ConverterChoice::Avro(config.clone()),
         };
         Ok(EncoderSettings {
             topic_prefix: config.topic_prefix.clone(),
@@ -76,12 +75,13 @@ impl EncoderSettings {
             },
             skipped: config.skipped_operations,
             transaction_metadata: config.provide_transaction_metadata,
+            heartbeats: config.heartbeat_interval.is_some(),
             heartbeat_topic: heartbeat::topic(
                 &config.heartbeat_topics_prefix,
                 &config.topic_prefix,
             ),
-            key_converter: json(&config.key_converter, "key.converter")?,
-            value_converter: json(&config.value_converter, "value.converter")?,
+            key_converter: choice(&config.key_converter),
+            value_converter: choice(&config.value_converter),
             config: Arc::new(config.clone()),
         })
     }
@@ -92,10 +92,103 @@ impl EncoderSettings {
     }
 }
 
+/// The converter of one side (key or value), as configured.
+#[derive(Debug, Clone)]
+pub enum ConverterChoice {
+    Json(JsonConverter),
+    Avro(Box<AvroConverterConfig>),
+}
+
+/// A converter at work: Avro ones register schemas and remember their ids.
+#[derive(Debug)]
+enum RecordConverter {
+    Json(JsonConverter),
+    Avro(Box<AvroConverter>),
+}
+
+impl RecordConverter {
+    fn new(choice: &ConverterChoice) -> Result<RecordConverter, AvroError> {
+        Ok(match choice {
+            ConverterChoice::Json(json) => RecordConverter::Json(*json),
+            ConverterChoice::Avro(config) => {
+                RecordConverter::Avro(Box::new(AvroConverter::new((**config).clone())?))
+            }
+        })
+    }
+
+    /// Registers `schema` for `topic` when the converter needs an id for it.
+    async fn prepare(
+        &mut self,
+        topic: &str,
+        is_key: bool,
+        schema: Option<&Schema>,
+    ) -> Result<Option<SchemaId>, AvroError> {
+        match (self, schema) {
+            (RecordConverter::Avro(avro), Some(schema)) => {
+                avro.prepare(topic, is_key, schema).await.map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The record side's bytes; `None` for a null side (tombstone value, no key).
+    fn convert(
+        &self,
+        id: Option<SchemaId>,
+        schema: Option<&Schema>,
+        value: &Option<Value>,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let (Some(schema), Some(value)) = (schema, value) else {
+            return Ok(None);
+        };
+        match self {
+            RecordConverter::Json(json) => json
+                .from_connect_data(Some(schema), value)
+                .map_err(|e| e.to_string()),
+            RecordConverter::Avro(avro) => {
+                let id = id.ok_or("the Avro schema was not registered before its first record")?;
+                let mut out = Vec::with_capacity(256);
+                avro.encode(id, schema, value, &mut out)
+                    .map_err(|e| e.to_string())?;
+                Ok(Some(out))
+            }
+        }
+    }
+}
+
+/// Both sides' converters.
+#[derive(Debug)]
+struct Converters {
+    key: RecordConverter,
+    value: RecordConverter,
+}
+
+/// Registered schema ids of one topic's key and value (Avro only).
+#[derive(Debug, Clone, Copy, Default)]
+struct SchemaIds {
+    key: Option<SchemaId>,
+    value: Option<SchemaId>,
+}
+
+impl Converters {
+    async fn prepare(
+        &mut self,
+        topic: &str,
+        key: Option<&Schema>,
+        value: &Schema,
+    ) -> Result<SchemaIds, AvroError> {
+        Ok(SchemaIds {
+            key: self.key.prepare(topic, true, key).await?,
+            value: self.value.prepare(topic, false, Some(value)).await?,
+        })
+    }
+}
+
 /// One captured table, ready to convert rows.
 struct TableState {
     events: TableEvents,
     topic: String,
+    ids: SchemaIds,
     /// The positions, in the stream's row images, of the captured columns.
     captured: Vec<usize>,
 }
@@ -114,6 +207,9 @@ pub struct DebeziumEncoder {
     settings: EncoderSettings,
     catalog: Client,
     metrics: Arc<TaskMetrics>,
+    converters: Converters,
+    transaction_ids: SchemaIds,
+    heartbeat_ids: SchemaIds,
     tables: HashMap<Oid, TableState>,
     transaction: Option<OpenTransaction>,
 }
@@ -134,14 +230,56 @@ fn now_ns() -> i64 {
 }
 
 impl DebeziumEncoder {
-    pub fn new(settings: EncoderSettings, catalog: Client) -> DebeziumEncoder {
-        DebeziumEncoder {
+    /// An encoder; with Avro it registers the transaction and heartbeat schemas
+    /// first, so a registry that cannot be reached fails the start, not a record.
+    pub async fn new(
+        settings: EncoderSettings,
+        catalog: Client,
+    ) -> Result<DebeziumEncoder, EncodeError> {
+        let startup_error = |e: AvroError| EncodeError {
+            table: "(connector start)".to_owned(),
+            lsn: Lsn(0),
+            retriable: e.is_retriable(),
+            reason: e.to_string(),
+        };
+        let mut converters = Converters {
+            key: RecordConverter::new(&settings.key_converter).map_err(startup_error)?,
+            value: RecordConverter::new(&settings.value_converter).map_err(startup_error)?,
+        };
+        let transaction_ids = if settings.transaction_metadata {
+            converters
+                .prepare(
+                    &settings.transaction_topic(),
+                    Some(&metadata_key_schema()),
+                    &metadata_value_schema(),
+                )
+                .await
+                .map_err(startup_error)?
+        } else {
+            SchemaIds::default()
+        };
+        let heartbeat_ids = if settings.heartbeats {
+            converters
+                .prepare(
+                    &settings.heartbeat_topic,
+                    Some(&heartbeat::key_schema()),
+                    &heartbeat::value_schema(),
+                )
+                .await
+                .map_err(startup_error)?
+        } else {
+            SchemaIds::default()
+        };
+        Ok(DebeziumEncoder {
             settings,
             catalog,
             metrics: Arc::default(),
+            converters,
+            transaction_ids,
+            heartbeat_ids,
             tables: HashMap::new(),
             transaction: None,
-        }
+        })
     }
 
     /// Counts events and records into `metrics`.
@@ -158,10 +296,12 @@ impl DebeziumEncoder {
     pub async fn describe(&mut self, table: &TableSchema) -> Result<(), EncodeError> {
         let relation = &table.relation;
         let schema_name = relation.schema_name().to_owned();
+        // The catalog connection failing is worth a restart.
         let error = |reason: String| EncodeError {
             table: table.qualified_name(),
             lsn: Lsn(0),
             reason,
+            retriable: true,
         };
         let catalogs = column_catalogs(&self.catalog, relation.oid)
             .await
@@ -211,12 +351,24 @@ impl DebeziumEncoder {
             self.settings.modes.clone(),
             self.settings.records,
         );
+        let schemas = events.schemas();
+        let ids = self
+            .converters
+            .prepare(&topic, schemas.key.as_ref(), &schemas.envelope)
+            .await
+            .map_err(|e| EncodeError {
+                table: table.qualified_name(),
+                lsn: Lsn(0),
+                retriable: e.is_retriable(),
+                reason: e.to_string(),
+            })?;
         tracing::info!(table = %table.qualified_name(), %topic, columns = captured.len(), "table schema built");
         self.tables.insert(
             relation.oid,
             TableState {
                 events,
                 topic,
+                ids,
                 captured,
             },
         );
@@ -243,8 +395,7 @@ impl DebeziumEncoder {
             .events
             .records(RowEvent::Read { row: &cells }, context)
             .map_err(|e| encode_error(table, source.lsn, e.to_string()))?;
-        let settings = &self.settings;
-        push_records(settings, state, &records, out)
+        push_records(&self.converters, state, &records, out)
             .map_err(|reason| encode_error(table, source.lsn, reason))?;
         self.metrics.event(&table.qualified_name(), "r", None);
         self.metrics
@@ -260,6 +411,7 @@ impl DebeziumEncoder {
                 table: table.qualified_name(),
                 lsn,
                 reason: "a row before the table's definition".to_owned(),
+                retriable: false,
             })
     }
 
@@ -311,13 +463,12 @@ impl DebeziumEncoder {
             id: state.id().to_owned(),
             ts_ms: open.ts_ms,
         };
-        out.push(
-            metadata_record(&self.settings, &begin).map_err(|reason| EncodeError {
-                table: table.to_owned(),
-                lsn: context.event_lsn,
-                reason,
-            })?,
-        );
+        out.push(self.metadata_record(&begin).map_err(|reason| EncodeError {
+            table: table.to_owned(),
+            lsn: context.event_lsn,
+            reason,
+            retriable: false,
+        })?);
         Ok(Some(state))
     }
 
@@ -343,6 +494,7 @@ fn encode_error(table: &TableSchema, lsn: Option<u64>, reason: String) -> Encode
         table: table.qualified_name(),
         lsn: Lsn(lsn.unwrap_or(0)),
         reason,
+        retriable: false,
     }
 }
 
@@ -376,7 +528,7 @@ fn image_cells<'a>(
 }
 
 fn push_records(
-    settings: &EncoderSettings,
+    converters: &Converters,
     state: &TableState,
     records: &[Record],
     out: &mut Vec<EncodedRecord>,
@@ -385,9 +537,11 @@ fn push_records(
     for record in records {
         out.push(EncodedRecord {
             topic: state.topic.clone(),
-            key: convert(&settings.key_converter, schemas.key.as_ref(), &record.key)?,
-            value: convert(
-                &settings.value_converter,
+            key: converters
+                .key
+                .convert(state.ids.key, schemas.key.as_ref(), &record.key)?,
+            value: converters.value.convert(
+                state.ids.value,
                 Some(&schemas.envelope),
                 &record.value,
             )?,
@@ -396,36 +550,22 @@ fn push_records(
     Ok(())
 }
 
-fn convert(
-    converter: &JsonConverter,
-    schema: Option<&Schema>,
-    value: &Option<Value>,
-) -> Result<Option<Vec<u8>>, String> {
-    match (schema, value) {
-        (Some(schema), Some(value)) => converter
-            .from_connect_data(Some(schema), value)
-            .map_err(|e| e.to_string()),
-        _ => Ok(None),
+impl DebeziumEncoder {
+    fn metadata_record(&self, metadata: &TransactionMetadata) -> Result<EncodedRecord, String> {
+        Ok(EncodedRecord {
+            topic: self.settings.transaction_topic(),
+            key: self.converters.key.convert(
+                self.transaction_ids.key,
+                Some(&metadata_key_schema()),
+                &Some(metadata.key()),
+            )?,
+            value: self.converters.value.convert(
+                self.transaction_ids.value,
+                Some(&metadata_value_schema()),
+                &Some(metadata.value()),
+            )?,
+        })
     }
-}
-
-fn metadata_record(
-    settings: &EncoderSettings,
-    metadata: &TransactionMetadata,
-) -> Result<EncodedRecord, String> {
-    Ok(EncodedRecord {
-        topic: settings.transaction_topic(),
-        key: convert(
-            &settings.key_converter,
-            Some(&metadata_key_schema()),
-            &Some(metadata.key()),
-        )?,
-        value: convert(
-            &settings.value_converter,
-            Some(&metadata_value_schema()),
-            &Some(metadata.value()),
-        )?,
-    })
 }
 
 impl EventEncoder for DebeziumEncoder {
@@ -500,7 +640,7 @@ impl EventEncoder for DebeziumEncoder {
                 .events
                 .records(event, record_context)
                 .map_err(|e| encode_error(table, lsn, e.to_string()))?;
-            push_records(&self.settings, state, &records, &mut state_out)
+            push_records(&self.converters, state, &records, &mut state_out)
                 .map_err(|reason| encode_error(table, lsn, reason))
         })();
         self.restore_transaction(transaction);
@@ -535,7 +675,7 @@ impl EventEncoder for DebeziumEncoder {
                 processed_at_ns: now_ns(),
                 transaction: transaction.as_mut(),
             });
-            push_records(&self.settings, state, &[record], &mut records_out)
+            push_records(&self.converters, state, &[record], &mut records_out)
                 .map_err(|reason| encode_error(table, lsn, reason))
         });
         self.restore_transaction(transaction);
@@ -572,13 +712,12 @@ impl EventEncoder for DebeziumEncoder {
                 })
                 .collect(),
         };
-        out.push(
-            metadata_record(&self.settings, &end).map_err(|reason| EncodeError {
-                table: self.settings.transaction_topic(),
-                lsn: context.commit_lsn,
-                reason,
-            })?,
-        );
+        out.push(self.metadata_record(&end).map_err(|reason| EncodeError {
+            table: self.settings.transaction_topic(),
+            lsn: context.commit_lsn,
+            reason,
+            retriable: false,
+        })?);
         Ok(())
     }
 
@@ -587,13 +726,13 @@ impl EventEncoder for DebeziumEncoder {
         let record = (|| {
             Ok::<_, String>(EncodedRecord {
                 topic: self.settings.heartbeat_topic.clone(),
-                key: convert(
-                    &self.settings.key_converter,
+                key: self.converters.key.convert(
+                    self.heartbeat_ids.key,
                     Some(&heartbeat::key_schema()),
                     &Some(heartbeat::key(&self.settings.topic_prefix)),
                 )?,
-                value: convert(
-                    &self.settings.value_converter,
+                value: self.converters.value.convert(
+                    self.heartbeat_ids.value,
                     Some(&heartbeat::value_schema()),
                     &Some(heartbeat::value(ts_ms)),
                 )?,

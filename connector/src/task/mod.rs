@@ -104,7 +104,8 @@ impl TaskError {
             TaskError::SnapshotRead(e) => e.is_retriable(),
             TaskError::Producer(e) => e.is_retriable(),
             TaskError::Offsets(_) | TaskError::Tails(_) => true,
-            TaskError::Snapshot(_) | TaskError::Encode(_) | TaskError::Config(_) => false,
+            TaskError::Encode(e) => e.retriable,
+            TaskError::Snapshot(_) | TaskError::Config(_) => false,
         }
     }
 }
@@ -214,10 +215,11 @@ async fn run_started(
     metrics: &Arc<TaskMetrics>,
     shutdown: CancellationToken,
 ) -> Result<TaskStats, TaskError> {
-    let replication = replication_config(config);
+    let mut replication = replication_config(config);
     let settings = EncoderSettings::from_config(config).map_err(TaskError::Config)?;
     let sql = crate::sql::connect(&replication).await?;
     slot::preflight(&sql).await?;
+    replication.status_interval = status_interval(&sql, replication.status_interval).await?;
     let tables = captured_tables(&sql, config).await?;
     ensure_publication(
         &sql,
@@ -251,9 +253,17 @@ async fn run_started(
         snapshot,
         "starting"
     );
+    if !snapshot && config.snapshot_mode == SnapshotMode::InitialOnly {
+        // Debezium's initial_only never streams: once its snapshot is done, a start
+        // has nothing to do (and must not create a slot that would pin WAL).
+        tracing::info!(connector = %config.name, "snapshot.mode=initial_only and the snapshot is complete: nothing to do");
+        return Ok(TaskStats::default());
+    }
 
     let mut producer = EventProducer::new(&options.kafka, config.topic_creation)?;
     let mut encoder = DebeziumEncoder::new(settings, crate::sql::connect(&replication).await?)
+        .await
+        .map_err(TaskError::Encode)?
         .with_metrics(Arc::clone(metrics));
     let mut capture_options = CaptureOptions::new(
         config.slot_name.clone(),
@@ -360,6 +370,25 @@ async fn run_started(
         tracing::info!(slot = %config.slot_name, "dropped the slot (slot.drop.on.stop)");
     }
     Ok(stats)
+}
+
+/// The standby status interval for this server: the configured one, shortened to a
+/// third of `wal_sender_timeout` when that is small. The server ends a walsender that
+/// hears nothing from its client for `wal_sender_timeout`; while the client works
+/// through a backlog its replies to the server's keepalives wait behind megabytes of
+/// buffered changes, so only its own periodic updates keep the connection alive.
+async fn status_interval(client: &Client, configured: Duration) -> Result<Duration, TaskError> {
+    let timeout_ms: i64 = client
+        .query_one(
+            "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_sender_timeout'",
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(match u64::try_from(timeout_ms) {
+        Ok(ms) if ms > 0 => configured.min(Duration::from_millis(ms) / 3),
+        _ => configured,
+    })
 }
 
 async fn resume_filter(kafka: &ClientConfig, prefix: &str) -> Result<ResumeFilter, TaskError> {

@@ -205,9 +205,14 @@ pub async fn run(
                 }
             }
         }
-        if let Some((tuple, _)) = held.take() {
+        if let Some((tuple, held_marker)) = held.take() {
+            // Debezium's precedence (RelationalSnapshotChangeEventSource
+            // setSnapshotMarker): last of the snapshot, then first of the snapshot
+            // (a one-row first table keeps `first`), then last of a table.
             let marker = if is_last_table {
                 SnapshotMarker::Last
+            } else if held_marker == SnapshotMarker::First {
+                SnapshotMarker::First
             } else {
                 SnapshotMarker::LastInDataCollection
             };
