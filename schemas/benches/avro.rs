@@ -119,6 +119,16 @@ fn encode(c: &mut Criterion) {
     group.bench_function("json_schemas_enable", |b| {
         b.iter(|| json.from_connect_data(Some(black_box(&tables.envelope)), black_box(&value)))
     });
+    let schema_json = json.schema_to_json(&tables.envelope).expect("schema");
+    group.bench_function("json_schemas_enable_cached_schema", |b| {
+        b.iter(|| {
+            json.record_with_schema_json(
+                black_box(&tables.envelope),
+                black_box(&schema_json),
+                black_box(&value),
+            )
+        })
+    });
     group.bench_function("json_schemas_disable", |b| {
         b.iter(|| plain.from_connect_data(Some(black_box(&tables.envelope)), black_box(&value)))
     });

@@ -116,25 +116,31 @@ impl RecordConverter {
         })
     }
 
-    /// Registers `schema` for `topic` when the converter needs an id for it.
+    /// What records of `schema` on `topic` need, computed once: the registered id
+    /// (Avro), the schema's JSON (JsonConverter with `schemas.enable`).
     async fn prepare(
         &mut self,
         topic: &str,
         is_key: bool,
         schema: Option<&Schema>,
-    ) -> Result<Option<SchemaId>, AvroError> {
+    ) -> Result<Prepared, AvroError> {
         match (self, schema) {
-            (RecordConverter::Avro(avro), Some(schema)) => {
-                avro.prepare(topic, is_key, schema).await.map(Some)
-            }
-            _ => Ok(None),
+            (RecordConverter::Avro(avro), Some(schema)) => Ok(Prepared {
+                id: Some(avro.prepare(topic, is_key, schema).await?),
+                schema_json: None,
+            }),
+            (RecordConverter::Json(json), Some(schema)) if json.schemas_enable => Ok(Prepared {
+                id: None,
+                schema_json: json.schema_to_json(schema).ok(),
+            }),
+            _ => Ok(Prepared::default()),
         }
     }
 
     /// The record side's bytes; `None` for a null side (tombstone value, no key).
     fn convert(
         &self,
-        id: Option<SchemaId>,
+        prepared: &Prepared,
         schema: Option<&Schema>,
         value: &Option<Value>,
     ) -> Result<Option<Vec<u8>>, String> {
@@ -142,11 +148,17 @@ impl RecordConverter {
             return Ok(None);
         };
         match self {
-            RecordConverter::Json(json) => json
-                .from_connect_data(Some(schema), value)
-                .map_err(|e| e.to_string()),
+            RecordConverter::Json(json) => match &prepared.schema_json {
+                Some(schema_json) => json
+                    .record_with_schema_json(schema, schema_json, value)
+                    .map(Some),
+                None => json.from_connect_data(Some(schema), value),
+            }
+            .map_err(|e| e.to_string()),
             RecordConverter::Avro(avro) => {
-                let id = id.ok_or("the Avro schema was not registered before its first record")?;
+                let id = prepared
+                    .id
+                    .ok_or("the Avro schema was not registered before its first record")?;
                 let mut out = Vec::with_capacity(256);
                 avro.encode(id, schema, value, &mut out)
                     .map_err(|e| e.to_string())?;
@@ -163,11 +175,18 @@ struct Converters {
     value: RecordConverter,
 }
 
-/// Registered schema ids of one topic's key and value (Avro only).
-#[derive(Debug, Clone, Copy, Default)]
+/// What one side's converter computed once for a schema.
+#[derive(Debug, Clone, Default)]
+struct Prepared {
+    id: Option<SchemaId>,
+    schema_json: Option<String>,
+}
+
+/// Both sides of one topic, prepared.
+#[derive(Debug, Clone, Default)]
 struct SchemaIds {
-    key: Option<SchemaId>,
-    value: Option<SchemaId>,
+    key: Prepared,
+    value: Prepared,
 }
 
 impl Converters {
@@ -539,9 +558,9 @@ fn push_records(
             topic: state.topic.clone(),
             key: converters
                 .key
-                .convert(state.ids.key, schemas.key.as_ref(), &record.key)?,
+                .convert(&state.ids.key, schemas.key.as_ref(), &record.key)?,
             value: converters.value.convert(
-                state.ids.value,
+                &state.ids.value,
                 Some(&schemas.envelope),
                 &record.value,
             )?,
@@ -555,12 +574,12 @@ impl DebeziumEncoder {
         Ok(EncodedRecord {
             topic: self.settings.transaction_topic(),
             key: self.converters.key.convert(
-                self.transaction_ids.key,
+                &self.transaction_ids.key,
                 Some(&metadata_key_schema()),
                 &Some(metadata.key()),
             )?,
             value: self.converters.value.convert(
-                self.transaction_ids.value,
+                &self.transaction_ids.value,
                 Some(&metadata_value_schema()),
                 &Some(metadata.value()),
             )?,
@@ -727,12 +746,12 @@ impl EventEncoder for DebeziumEncoder {
             Ok::<_, String>(EncodedRecord {
                 topic: self.settings.heartbeat_topic.clone(),
                 key: self.converters.key.convert(
-                    self.heartbeat_ids.key,
+                    &self.heartbeat_ids.key,
                     Some(&heartbeat::key_schema()),
                     &Some(heartbeat::key(&self.settings.topic_prefix)),
                 )?,
                 value: self.converters.value.convert(
-                    self.heartbeat_ids.value,
+                    &self.heartbeat_ids.value,
                     Some(&heartbeat::value_schema()),
                     &Some(heartbeat::value(ts_ms)),
                 )?,

@@ -94,6 +94,28 @@ impl JsonConverter {
         Ok(Some(out.into_bytes()))
     }
 
+    /// [`JsonConverter::from_connect_data`] for a record whose schema's JSON
+    /// ([`JsonConverter::schema_to_json`]) the caller computed once: the same bytes,
+    /// without writing the schema again for every record.
+    pub fn record_with_schema_json(
+        &self,
+        schema: &Schema,
+        schema_json: &str,
+        value: &Value,
+    ) -> Result<Vec<u8>, ConvertError> {
+        let mut out = String::with_capacity(schema_json.len() + 512);
+        if self.schemas_enable {
+            out.push_str("{\"schema\":");
+            out.push_str(schema_json);
+            out.push_str(",\"payload\":");
+            self.write_value(schema, value, "payload", &mut out)?;
+            out.push('}');
+        } else {
+            self.write_value(schema, value, "payload", &mut out)?;
+        }
+        Ok(out.into_bytes())
+    }
+
     /// A schema as JsonConverter's `asJsonSchema` writes it.
     pub fn schema_to_json(&self, schema: &Schema) -> Result<String, ConvertError> {
         let mut out = String::new();
@@ -181,28 +203,39 @@ impl JsonConverter {
         path: &str,
         out: &mut String,
     ) -> Result<(), ConvertError> {
+        self.write_at(schema, value, &ValuePath::Root(path), out)
+    }
+
+    fn write_at(
+        &self,
+        schema: &Schema,
+        value: &Value,
+        path: &ValuePath<'_>,
+        out: &mut String,
+    ) -> Result<(), ConvertError> {
         if value.is_null() {
             if let (true, Some(default)) = (self.replace_null_with_default, &schema.default) {
-                return self.write_value(schema, default, path, out);
+                return self.write_at(schema, default, path, out);
             }
             if schema.optional {
                 out.push_str("null");
                 return Ok(());
             }
             return Err(ConvertError::RequiredNull {
-                path: path.to_owned(),
+                path: path.render(),
             });
         }
         let mismatch = || ConvertError::TypeMismatch {
-            path: path.to_owned(),
+            path: path.render(),
             expected: schema.schema_type(),
             found: variant_name(value),
         };
         match (&schema.kind, value) {
-            (SchemaKind::Int8, Value::Int8(v)) => out.push_str(&v.to_string()),
-            (SchemaKind::Int16, Value::Int16(v)) => out.push_str(&v.to_string()),
-            (SchemaKind::Int32, Value::Int32(v)) => out.push_str(&v.to_string()),
-            (SchemaKind::Int64, Value::Int64(v)) => out.push_str(&v.to_string()),
+            // Integers are formatted straight into the output: no allocation per value.
+            (SchemaKind::Int8, Value::Int8(v)) => write_integer(i64::from(*v), out),
+            (SchemaKind::Int16, Value::Int16(v)) => write_integer(i64::from(*v), out),
+            (SchemaKind::Int32, Value::Int32(v)) => write_integer(i64::from(*v), out),
+            (SchemaKind::Int64, Value::Int64(v)) => write_integer(*v, out),
             (SchemaKind::Float32, Value::Float32(v)) => write_float(
                 v.is_nan(),
                 v.is_infinite(),
@@ -234,7 +267,7 @@ impl JsonConverter {
                     if i > 0 {
                         out.push(',');
                     }
-                    self.write_value(items, item, path, out)?;
+                    self.write_at(items, item, path, out)?;
                 }
                 out.push(']');
             }
@@ -246,14 +279,14 @@ impl JsonConverter {
                         out.push(',');
                     }
                     if object {
-                        self.write_value(keys, key, path, out)?;
+                        self.write_at(keys, key, path, out)?;
                         out.push(':');
-                        self.write_value(values, value, path, out)?;
+                        self.write_at(values, value, path, out)?;
                     } else {
                         out.push('[');
-                        self.write_value(keys, key, path, out)?;
+                        self.write_at(keys, key, path, out)?;
                         out.push(',');
-                        self.write_value(values, value, path, out)?;
+                        self.write_at(values, value, path, out)?;
                         out.push(']');
                     }
                 }
@@ -262,7 +295,7 @@ impl JsonConverter {
             (SchemaKind::Struct(fields), Value::Struct(values)) => {
                 if fields.len() != values.len() {
                     return Err(ConvertError::FieldCount {
-                        path: path.to_owned(),
+                        path: path.render(),
                         expected: fields.len(),
                         found: values.len(),
                     });
@@ -274,8 +307,9 @@ impl JsonConverter {
                     }
                     write_json_string(&field.name, Supplementary::EscapeSurrogates, out);
                     out.push(':');
-                    let field_path = format!("{path}.{}", field.name);
-                    self.write_value(&field.schema, value, &field_path, out)?;
+                    // The path is only rendered for an error message.
+                    let field_path = ValuePath::Field(path, &field.name);
+                    self.write_at(&field.schema, value, &field_path, out)?;
                 }
                 out.push('}');
             }
@@ -283,6 +317,26 @@ impl JsonConverter {
         }
         Ok(())
     }
+}
+
+/// Where in a record a value is, for error messages; rendered only on error.
+enum ValuePath<'a> {
+    Root(&'a str),
+    Field(&'a ValuePath<'a>, &'a str),
+}
+
+impl ValuePath<'_> {
+    fn render(&self) -> String {
+        match self {
+            ValuePath::Root(name) => (*name).to_owned(),
+            ValuePath::Field(parent, name) => format!("{}.{name}", parent.render()),
+        }
+    }
+}
+
+fn write_integer(value: i64, out: &mut String) {
+    use std::fmt::Write;
+    let _ = write!(out, "{value}");
 }
 
 fn write_float(
@@ -360,6 +414,39 @@ mod tests {
                 r#""optional":true,"name":"fx.public.t.Value"}"#
             )
         );
+    }
+
+    #[test]
+    fn a_cached_schema_gives_the_same_record_bytes() {
+        let schema = Schema::structure(vec![
+            Field::new("id", Schema::int64()),
+            Field::new("name", Schema::string().optional()),
+            Field::new("tags", Schema::array(Schema::string()).optional()),
+        ])
+        .named("fx.public.t.Value");
+        let value = Value::Struct(vec![
+            Value::Int64(-9_223_372_036_854_775_808),
+            Value::from("a \"quoted\" näme"),
+            Value::Array(vec![Value::from("x")]),
+        ]);
+        for converter in [
+            JsonConverter::default(),
+            JsonConverter {
+                schemas_enable: false,
+                ..JsonConverter::default()
+            },
+        ] {
+            let schema_json = converter.schema_to_json(&schema).expect("schema");
+            assert_eq!(
+                converter
+                    .record_with_schema_json(&schema, &schema_json, &value)
+                    .expect("cached"),
+                converter
+                    .from_connect_data(Some(&schema), &value)
+                    .expect("converts")
+                    .expect("bytes")
+            );
+        }
     }
 
     #[test]
