@@ -5,6 +5,7 @@ mod capture;
 mod connect;
 mod kafka;
 mod registry;
+mod sink;
 mod tail;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,10 @@ enum Command {
     Registry(registry::RegistryArgs),
     /// Print a topic's records as JSON lines.
     Tail(Box<tail::TailArgs>),
+    /// Apply change topics to a warehouse exactly once (a Debezium JDBC sink config).
+    Sink(Box<sink::SinkArgs>),
+    /// Reconcile a source table with its warehouse copy (counts and hashes per key range).
+    Verify(Box<sink::VerifyArgs>),
 }
 
 #[tokio::main]
@@ -48,6 +53,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Connect(args) => connect::run(*args).await,
         Command::Registry(args) => registry::run(args).await,
         Command::Tail(args) => tail::run(*args).await,
+        Command::Sink(args) => sink::run(*args).await,
+        Command::Verify(args) => sink::verify(*args).await,
         Command::Version => {
             println!("pgcdc {}", env!("CARGO_PKG_VERSION"));
             Ok(())

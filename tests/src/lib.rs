@@ -4,10 +4,15 @@
 //! Everything a test creates is removed when its handle drops, even after a panic —
 //! above all replication slots, because a leaked slot pins WAL on the shared server.
 
+pub mod broker;
 pub mod capture;
+pub mod connector;
+pub mod consistency;
 pub mod debezium;
 pub mod kafka;
 pub mod pg;
+pub mod process;
+pub mod sink_support;
 pub mod stack;
 
 pub use pg::{PgServer, TestDb};

@@ -1,0 +1,100 @@
+//! The sink's errors, each saying what to do, and whether retrying may help.
+
+use crate::config::ConfigErrors;
+use crate::table::{LayoutError, SchemaMismatch};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Config(#[from] ConfigErrors),
+    #[error("Kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("warehouse: {context}: {source}")]
+    Warehouse {
+        context: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// A record that cannot be read or applied: the task stops at it, naming it.
+    #[error("{topic}/{partition}@{offset}: {reason}")]
+    Record {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        reason: String,
+    },
+    #[error("table {table}: {source}")]
+    Layout {
+        table: String,
+        #[source]
+        source: LayoutError,
+    },
+    #[error(transparent)]
+    Schema(#[from] SchemaMismatch),
+    /// Another task of the sink changed the same table at the same moment (both
+    /// created it, or added the same column): retrying finds the table as it is now.
+    #[error("warehouse: {statement}: {source} (another task changed the table concurrently)")]
+    DdlConflict {
+        statement: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+    /// Another task wrote offsets of a partition this task was applying (a rebalance
+    /// this task had not noticed yet): the batch was rolled back, and the task restarts
+    /// from what the warehouse holds.
+    #[error("offsets of {topic}/{partition} moved from {expected:?} to {found:?} under this task (another sink task owns the partition now)")]
+    OffsetsMoved {
+        topic: String,
+        partition: i32,
+        expected: Option<i64>,
+        found: Option<i64>,
+    },
+    /// The warehouse offsets could not be read when partitions were assigned.
+    #[error("reading the stored offsets on partition assignment: {0}")]
+    Assignment(String),
+}
+
+impl SinkError {
+    pub(crate) fn warehouse(
+        context: impl Into<String>,
+    ) -> impl FnOnce(tokio_postgres::Error) -> SinkError {
+        let context = context.into();
+        move |source| SinkError::Warehouse { context, source }
+    }
+
+    /// Trouble that may go away on its own (a service restarting, a rebalance):
+    /// the task restarts with backoff. Everything else stops the task.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            SinkError::Kafka(_)
+            | SinkError::OffsetsMoved { .. }
+            | SinkError::Assignment(_)
+            | SinkError::DdlConflict { .. } => true,
+            SinkError::Warehouse { source, .. } => is_retriable_sql(source),
+            SinkError::Config(_)
+            | SinkError::Record { .. }
+            | SinkError::Layout { .. }
+            | SinkError::Schema(_) => false,
+        }
+    }
+}
+
+/// A connection problem, or a server state that passes (shutdown, serialization
+/// failures, deadlocks, too many connections).
+pub(crate) fn is_retriable_sql(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        None => true,
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") // connection exception
+                || code.starts_with("57P") // operator intervention (admin shutdown, ...)
+                || code.starts_with("53") // insufficient resources
+                || code == "40001" // serialization failure
+                || code == "40P01" // deadlock
+                || code == "55P03" // lock not available
+        }
+    }
+}
