@@ -248,7 +248,12 @@ impl EventProducer {
         let deadline = tokio::time::Instant::now() + self.timeout;
         loop {
             if let Some(n) = self.partition_count(topic)? {
-                return Ok(n);
+                // Metadata lists a new topic's partitions before their leaders can take
+                // writes; a record sent in that window can be acknowledged without
+                // being written. Wait until every partition answers for its offsets.
+                if self.partitions_ready(topic, n) {
+                    return Ok(n);
+                }
             }
             if tokio::time::Instant::now() > deadline {
                 return Err(ProducerError::Metadata {
@@ -258,6 +263,15 @@ impl EventProducer {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    fn partitions_ready(&self, topic: &str, partitions: i32) -> bool {
+        (0..partitions).all(|partition| {
+            self.producer
+                .client()
+                .fetch_watermarks(topic, partition, Duration::from_secs(5))
+                .is_ok()
+        })
     }
 
     /// The partition `record` goes to; its topic must have been ensured.
@@ -346,6 +360,11 @@ impl PendingAck {
             source,
         };
         match self.delivery.await {
+            // An acknowledgement without an offset did not write the record: never
+            // count it as delivered.
+            Ok(Ok(delivery)) if delivery.offset < 0 => Err(fail(KafkaError::MessageProduction(
+                RDKafkaErrorCode::Unknown,
+            ))),
             Ok(Ok(delivery)) => Ok(delivery.offset),
             Ok(Err((source, _))) => Err(fail(source)),
             Err(_canceled) => Err(fail(KafkaError::Canceled)),
