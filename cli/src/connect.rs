@@ -45,19 +45,7 @@ pub struct ConnectArgs {
 /// numbers and booleans are accepted as their text, as Connect does.
 pub fn connector_document(document: &Value) -> anyhow::Result<(String, BTreeMap<String, String>)> {
     let config = document.get("config").unwrap_or(document);
-    let object = config
-        .as_object()
-        .context("the connector configuration must be a JSON object")?;
-    let mut map = BTreeMap::new();
-    for (key, value) in object {
-        let text = match value {
-            Value::String(s) => s.clone(),
-            Value::Number(_) | Value::Bool(_) => value.to_string(),
-            Value::Null => continue,
-            other => anyhow::bail!("{key}: {other} is not a string, number or boolean"),
-        };
-        map.insert(key.clone(), text);
-    }
+    let map = pgcdc_worker::rest::properties(config).map_err(|e| anyhow::anyhow!("{e}"))?;
     let name = document
         .get("name")
         .and_then(Value::as_str)

@@ -202,7 +202,7 @@ async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> Respo
 
 /// A JSON object of string-able values → properties (numbers and booleans as text,
 /// as Connect accepts them).
-fn properties(value: &Value) -> Result<BTreeMap<String, String>, WorkerError> {
+pub fn properties(value: &Value) -> Result<BTreeMap<String, String>, WorkerError> {
     let object = value.as_object().ok_or_else(|| {
         WorkerError::BadRequest("the connector configuration must be a JSON object".to_owned())
     })?;

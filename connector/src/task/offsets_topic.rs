@@ -52,7 +52,7 @@ impl OffsetStore {
         server: &str,
     ) -> Result<(OffsetStore, StoredOffset), KafkaError> {
         ensure_topic(config, topic).await?;
-        let key = serde_json::to_vec(&json!([connector, { "server": server }])).unwrap_or_default();
+        let key = offset_key(connector, server);
         let stored = read_latest(config, topic, &key)?;
         let mut producer_config = config.clone();
         producer_config.set("acks", "all");
@@ -77,7 +77,7 @@ impl OffsetStore {
     ) -> Result<Option<Value>, KafkaError> {
         let config = config.clone();
         let topic = topic.to_owned();
-        let key = serde_json::to_vec(&json!([connector, { "server": server }])).unwrap_or_default();
+        let key = offset_key(connector, server);
         tokio::task::spawn_blocking(move || read_latest_value(&config, &topic, &key))
             .await
             .map_err(|_| KafkaError::Canceled)?
@@ -119,6 +119,11 @@ impl OffsetStore {
             .map(|_| ())
             .map_err(|(e, _)| e)
     }
+}
+
+/// Connect's offset key for a PostgreSQL connector: `["<name>",{"server":"<prefix>"}]`.
+fn offset_key(connector: &str, server: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!([connector, { "server": server }])).unwrap_or_default()
 }
 
 fn now_us() -> u64 {
