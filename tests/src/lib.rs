@@ -9,6 +9,7 @@ pub mod capture;
 pub mod connector;
 pub mod consistency;
 pub mod debezium;
+pub mod diff;
 pub mod kafka;
 pub mod pg;
 pub mod process;

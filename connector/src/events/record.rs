@@ -76,7 +76,8 @@ impl Default for RecordOptions {
 /// (`provide.transaction.metadata`).
 ///
 /// Debezium's PostgreSQL connector names the transaction `<xid>:<lsn>` with the LSN of
-/// where it is in the WAL: the first event's for BEGIN, each event's own in its
+/// where it is in the WAL: the transaction's first change's for BEGIN (published or
+/// not: pgoutput sends Begin right before it), each event's own in its
 /// `transaction.id`, the end of the commit record for END (checked against Debezium
 /// 3.7 by `tests/tests/debezium_diff.rs`).
 #[derive(Clone, Debug, PartialEq, Eq)]

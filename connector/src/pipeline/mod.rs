@@ -103,6 +103,16 @@ pub trait EventEncoder: Send {
         out: &mut Vec<EncodedRecord>,
     ) -> Result<(), EncodeError>;
 
+    /// A change of a table that is not captured (the publication holds more tables
+    /// than are captured): no records of its own, but part of the transaction.
+    fn not_captured(
+        &mut self,
+        _context: &EventContext,
+        _out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
     /// The transaction commits (`context.event_lsn` is the end of its commit record):
     /// records that close it (transaction metadata).
     fn commit(
@@ -307,20 +317,25 @@ impl<'a> Pipeline<'a> {
             }
             Change::Row(row) => {
                 self.stats.rows += 1;
-                if !(self.captures_table)(&row.table) {
-                    self.stats.rows_filtered += 1;
-                    return Ok(());
-                }
                 let context = self.context_at(row.lsn)?;
                 self.records.clear();
-                self.encoder.row(&row, &context, &mut self.records)?;
+                if (self.captures_table)(&row.table) {
+                    self.encoder.row(&row, &context, &mut self.records)?;
+                } else {
+                    self.stats.rows_filtered += 1;
+                    self.encoder.not_captured(&context, &mut self.records)?;
+                }
                 self.send_records().await?;
             }
             Change::Truncate { lsn, tables, .. } => {
                 let context = self.context_at(lsn)?;
                 self.records.clear();
-                for table in tables.iter().filter(|t| (self.captures_table)(t)) {
-                    self.encoder.truncate(table, &context, &mut self.records)?;
+                for table in &tables {
+                    if (self.captures_table)(table) {
+                        self.encoder.truncate(table, &context, &mut self.records)?;
+                    } else {
+                        self.encoder.not_captured(&context, &mut self.records)?;
+                    }
                 }
                 self.send_records().await?;
             }

@@ -216,8 +216,11 @@ struct TableState {
 struct OpenTransaction {
     xid: u32,
     ts_ms: i64,
-    /// Created at the first captured event, when the BEGIN record goes out.
+    /// Created at the first change, when the BEGIN record goes out; taken out while
+    /// an event uses it.
     state: Option<TransactionState>,
+    /// Whether the BEGIN record went out.
+    begun: bool,
     /// Tables in the order their first event came (the END record's order).
     tables: Vec<String>,
 }
@@ -455,8 +458,8 @@ impl DebeziumEncoder {
         }
     }
 
-    /// The open transaction's metadata state, taken out for one event (give it back
-    /// with [`Self::restore_transaction`]); at the transaction's first captured event
+    /// The open transaction's metadata state, taken out for one event of `table` (give
+    /// it back with [`Self::restore_transaction`]); at the transaction's first change
     /// this writes the BEGIN record.
     fn take_transaction(
         &mut self,
@@ -464,31 +467,54 @@ impl DebeziumEncoder {
         table: &str,
         out: &mut Vec<EncodedRecord>,
     ) -> Result<Option<TransactionState>, EncodeError> {
-        if !self.settings.transaction_metadata {
-            return Ok(None);
-        }
+        self.transaction_reached(context, out)?;
         let Some(open) = self.transaction.as_mut() else {
             return Ok(None);
         };
         if !open.tables.iter().any(|t| t == table) {
             open.tables.push(table.to_owned());
         }
-        if let Some(mut state) = open.state.take() {
+        Ok(open.state.take().map(|mut state| {
             state.move_to(context.event_lsn.0);
-            return Ok(Some(state));
+            state
+        }))
+    }
+
+    /// A change of the open transaction reached the connector, whether or not it is
+    /// published: at the first, this writes the BEGIN record. Debezium writes BEGIN
+    /// when pgoutput's Begin arrives, and PostgreSQL (15 and later) sends Begin just
+    /// before a transaction's first change, at that change's LSN — so a transaction
+    /// whose changes are all skipped (`skipped.operations`) or of tables not captured
+    /// (a publication wider than `table.include.list`) still has its BEGIN, and an END
+    /// with no events.
+    fn transaction_reached(
+        &mut self,
+        context: &EventContext,
+        out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
+        if !self.settings.transaction_metadata {
+            return Ok(());
         }
+        let Some(open) = self.transaction.as_mut() else {
+            return Ok(());
+        };
+        if open.begun {
+            return Ok(());
+        }
+        open.begun = true;
         let state = TransactionState::new(open.xid, context.event_lsn.0);
         let begin = TransactionMetadata::Begin {
             id: state.id().to_owned(),
             ts_ms: open.ts_ms,
         };
+        open.state = Some(state);
         out.push(self.metadata_record(&begin).map_err(|reason| EncodeError {
-            table: table.to_owned(),
+            table: self.settings.transaction_topic(),
             lsn: context.event_lsn,
             reason,
             retriable: false,
         })?);
-        Ok(Some(state))
+        Ok(())
     }
 
     fn restore_transaction(&mut self, state: Option<TransactionState>) {
@@ -601,6 +627,7 @@ impl EventEncoder for DebeziumEncoder {
             xid: context.xid.0,
             ts_ms: context.commit_time.to_unix_micros().div_euclid(1000),
             state: None,
+            begun: false,
             tables: Vec::new(),
         });
         Ok(())
@@ -618,7 +645,7 @@ impl EventEncoder for DebeziumEncoder {
             RowOp::Delete => self.settings.skipped.delete,
         };
         if skipped {
-            return Ok(());
+            return self.transaction_reached(context, out);
         }
         let table = &change.table;
         let lsn = Some(context.event_lsn.0);
@@ -681,7 +708,7 @@ impl EventEncoder for DebeziumEncoder {
         out: &mut Vec<EncodedRecord>,
     ) -> Result<(), EncodeError> {
         if self.settings.skipped.truncate {
-            return Ok(());
+            return self.transaction_reached(context, out);
         }
         let lsn = Some(context.event_lsn.0);
         let source = self.source(table, context);
@@ -702,6 +729,14 @@ impl EventEncoder for DebeziumEncoder {
         self.count(&name, "t", context, records_out.len());
         out.append(&mut records_out);
         Ok(())
+    }
+
+    fn not_captured(
+        &mut self,
+        context: &EventContext,
+        out: &mut Vec<EncodedRecord>,
+    ) -> Result<(), EncodeError> {
+        self.transaction_reached(context, out)
     }
 
     fn commit(

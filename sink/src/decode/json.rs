@@ -12,8 +12,6 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value as Json;
 
-use super::base64;
-
 /// How many distinct schemas are kept parsed before the cache starts over.
 const SCHEMA_CACHE_LIMIT: usize = 4096;
 
@@ -222,7 +220,8 @@ pub fn value_from_json(schema: &Schema, json: &Json, path: &str) -> Result<Value
         SchemaKind::Bytes => {
             let text = json.as_str().ok_or_else(mismatch)?;
             Value::Bytes(
-                base64::decode(text).ok_or_else(|| format!("{path}: {json} is not base64"))?,
+                pgcdc_schemas::encoding::base64_decode(text)
+                    .ok_or_else(|| format!("{path}: {json} is not base64"))?,
             )
         }
         SchemaKind::Array(items) => Value::Array(

@@ -3,7 +3,6 @@
 //! [`pgcdc_schemas::connect`] values, so another converter (Avro through the
 //! registry) is one more variant here.
 
-mod base64;
 pub mod json;
 
 use std::sync::Arc;
