@@ -3,6 +3,7 @@
 
 mod capture;
 mod connect;
+mod dashboard;
 mod kafka;
 mod registry;
 mod sink;
@@ -35,6 +36,8 @@ enum Command {
     Tail(Box<tail::TailArgs>),
     /// Apply change topics to a warehouse exactly once (a Debezium JDBC sink config).
     Sink(Box<sink::SinkArgs>),
+    /// Windowed aggregations over change topics, served live from Redis.
+    Dashboard(Box<dashboard::DashboardArgs>),
     /// Reconcile a source table with its warehouse copy (counts and hashes per key range).
     Verify(Box<sink::VerifyArgs>),
 }
@@ -54,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Registry(args) => registry::run(args).await,
         Command::Tail(args) => tail::run(*args).await,
         Command::Sink(args) => sink::run(*args).await,
+        Command::Dashboard(args) => dashboard::run(*args).await,
         Command::Verify(args) => sink::verify(*args).await,
         Command::Version => {
             println!("pgcdc {}", env!("CARGO_PKG_VERSION"));

@@ -4,7 +4,7 @@
 # skipped when its stamp matches, so a warm `up` neither resolves Maven nor runs pip.
 
 APT_PACKAGES=(postgresql-15 postgresql-contrib-15 redis-server openssl cmake libcurl4-openssl-dev
-  libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config python3-venv)
+  libssl-dev libsasl2-dev zlib1g-dev libzstd-dev pkg-config python3-venv chromium)
 
 # missing_packages NAME...: print the names that are neither installed nor provided by an
 # installed package (postgresql-contrib-15 is a virtual package of postgresql-15). One dpkg call.
@@ -133,6 +133,19 @@ install_debezium_jdbc_jars() {
   fi
 }
 
+# install_browser_driver: playwright-core (no browser download: tests drive Debian's chromium)
+# into tests/browser/node_modules, from its lock file.
+install_browser_driver() {
+  local dir=$REPO_DIR/tests/browser stamp
+  stamp=$(sha256sum <"$dir/package-lock.json" | cut -c1-16)
+  if stamp_ok "$dir/node_modules" "$stamp"; then return 0; fi
+  command -v npm >/dev/null || die "npm not found; fix: install Node.js 20 (it ships npm)"
+  say "installing the browser test driver (tests/browser, npm ci)"
+  (cd "$dir" && npm ci --no-audit --no-fund) >"$CACHE/logs/npm.log" 2>&1 ||
+    die "npm ci failed; log: $CACHE/logs/npm.log; fix: check that the npm registry is reachable"
+  printf '%s' "$stamp" >"$dir/node_modules/.stamp"
+}
+
 install_all() {
   install_apt
   install_pg_user
@@ -143,6 +156,7 @@ install_all() {
   install_venv
   install_kafka_jars
   install_debezium_jars
+  install_browser_driver
   exec 8>&-
   # The cluster owner must reach the PostgreSQL 18 binaries inside the cache.
   if [[ $EUID -eq 0 ]] && ! runuser -u "$PG_OS_USER" -- test -x "$(pg18_bin_dir)/postgres"; then

@@ -8,6 +8,7 @@ pub mod broker;
 pub mod capture;
 pub mod connector;
 pub mod consistency;
+pub mod dashboard_support;
 pub mod debezium;
 pub mod diff;
 pub mod kafka;
