@@ -278,10 +278,13 @@ pub async fn run(
 /// client of its own (an offsets request can take half a second; the loop must not
 /// wait for it).
 struct EndOffsets {
-    ends: Arc<Mutex<HashMap<PartitionName, (i64, i64, Instant)>>>,
+    ends: Arc<Mutex<HashMap<PartitionName, PartitionEnds>>>,
     watched: Arc<Mutex<Vec<PartitionName>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// A partition's first and end offsets, and when they were asked for.
+type PartitionEnds = (i64, i64, Instant);
 
 /// How often the end offsets are asked for, and how old an answer may be to count.
 const ENDS_INTERVAL: Duration = Duration::from_millis(250);
@@ -294,7 +297,7 @@ impl EndOffsets {
             .set("group.id", format!("{}.ends", spec.group_id()))
             .set("enable.auto.commit", "false");
         let client: BaseConsumer = config.create()?;
-        let ends: Arc<Mutex<HashMap<PartitionName, (i64, i64, Instant)>>> = Arc::default();
+        let ends: Arc<Mutex<HashMap<PartitionName, PartitionEnds>>> = Arc::default();
         let watched: Arc<Mutex<Vec<PartitionName>>> = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (e, w, s) = (Arc::clone(&ends), Arc::clone(&watched), Arc::clone(&stop));
