@@ -204,8 +204,9 @@ pub fn subscribe(
         }
         TopicSelection::Regex(regex) => {
             // librdkafka treats a leading ^ as a regular expression; Connect's
-            // `topics.regex` must match the whole name.
-            consumer.subscribe(&[&format!("^(?:{regex})$")])?;
+            // `topics.regex` must match the whole name. A plain group: librdkafka's
+            // regex engine has no `(?:`, and refuses the subscription with it.
+            consumer.subscribe(&[&format!("^({regex})$")])?;
         }
     }
     Ok((consumer, assignment))
