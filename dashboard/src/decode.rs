@@ -11,9 +11,13 @@
 //! carries no scale; such a decimal stays a base64 string and an aggregate over it
 //! reports the record as malformed.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
-use pgcdc_schemas::avro::{decode_datum, parse::parse_schema, AvroKind, AvroSchema, AvroValue};
+use pgcdc_schemas::avro::{
+    decode_datum, parse::parse_schema, wire, AvroConverterConfig, AvroKind, AvroSchema, AvroValue,
+    RegistryClient, SchemaId,
+};
 use pgcdc_schemas::encoding::base64_decode;
 use serde_json::Value;
 
@@ -27,28 +31,39 @@ pub enum Record {
     Tombstone,
 }
 
-/// Decodes records, keeping the Avro schemas it fetched by id.
+/// Decodes records, keeping the Avro schemas it read by id.
 #[derive(Debug)]
 pub struct RecordDecoder {
-    registry: Option<Registry>,
+    /// The registry client caches schema texts by id; parsed schemas are kept here.
+    registry: Option<RegistryClient>,
+    schemas: HashMap<SchemaId, ReaderSchema>,
 }
 
+/// A writer's schema, parsed once, with its named types for references to them.
 #[derive(Debug)]
-struct Registry {
-    url: String,
-    http: reqwest::Client,
-    schemas: HashMap<u32, AvroSchema>,
+struct ReaderSchema {
+    schema: AvroSchema,
+    named: HashMap<String, AvroSchema>,
 }
 
 impl RecordDecoder {
-    pub fn new(registry_url: Option<&str>) -> RecordDecoder {
-        RecordDecoder {
-            registry: registry_url.map(|url| Registry {
-                url: url.trim_end_matches('/').to_owned(),
-                http: reqwest::Client::new(),
-                schemas: HashMap::new(),
-            }),
-        }
+    /// `registry_url`: `schema.registry.url` (user info in it is sent as basic auth).
+    pub fn new(registry_url: Option<&str>) -> Result<RecordDecoder, String> {
+        let registry = match registry_url {
+            None => None,
+            Some(url) => {
+                let config = AvroConverterConfig::from_properties([("schema.registry.url", url)])
+                    .map_err(|e| format!("schema.registry.url: {e}"))?;
+                Some(
+                    RegistryClient::new(&config)
+                        .map_err(|e| format!("schema.registry.url: {e}"))?,
+                )
+            }
+        };
+        Ok(RecordDecoder {
+            registry,
+            schemas: HashMap::new(),
+        })
     }
 
     /// A record value: a Debezium envelope, or a tombstone. The error says why the
@@ -57,56 +72,35 @@ impl RecordDecoder {
         let Some(bytes) = value else {
             return Ok(Record::Tombstone);
         };
-        let envelope = if bytes.first() == Some(&0) && bytes.len() >= 5 {
-            self.decode_avro(bytes).await?
-        } else {
-            decode_json(bytes)?
-        };
+        let envelope =
+            if bytes.first() == Some(&wire::MAGIC_BYTE) && bytes.len() >= wire::HEADER_LEN {
+                self.decode_avro(bytes).await?
+            } else {
+                decode_json(bytes)?
+            };
         envelope_change(envelope)
     }
 
     async fn decode_avro(&mut self, bytes: &[u8]) -> Result<Value, String> {
-        let Some(registry) = self.registry.as_mut() else {
+        let Some(registry) = self.registry.as_ref() else {
             return Err(
                 "an Avro record (magic byte 0) but no schema.registry.url is configured".into(),
             );
         };
-        let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
-        if !registry.schemas.contains_key(&id) {
-            let schema = registry.fetch(id).await?;
-            registry.schemas.insert(id, schema);
-        }
-        let schema = &registry.schemas[&id];
-        let datum = decode_datum(schema, &bytes[5..])
+        let (id, datum) = wire::split(bytes).map_err(|e| e.to_string())?;
+        let reader = match self.schemas.entry(id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => {
+                let text = registry.schema_by_id(id).await.map_err(|e| e.to_string())?;
+                let schema = parse_schema(&text).map_err(|e| format!("schema {id}: {e}"))?;
+                let mut named = HashMap::new();
+                collect_named(&schema, &mut named);
+                new.insert(ReaderSchema { schema, named })
+            }
+        };
+        let value = decode_datum(&reader.schema, datum)
             .map_err(|e| format!("Avro record with schema id {id}: {e}"))?;
-        let mut named = HashMap::new();
-        collect_named(schema, &mut named);
-        Ok(avro_json(schema, &datum, &named))
-    }
-}
-
-impl Registry {
-    async fn fetch(&self, id: u32) -> Result<AvroSchema, String> {
-        let url = format!("{}/schemas/ids/{id}", self.url);
-        let response = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| format!("fetching schema {id} from {url}: {e}"))?;
-        let status = response.status();
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| format!("schema {id} from {url}: {e}"))?;
-        if !status.is_success() {
-            return Err(format!("schema {id} from {url}: HTTP {status}: {body}"));
-        }
-        let text = body
-            .get("schema")
-            .and_then(Value::as_str)
-            .ok_or_else(|| format!("schema {id} from {url}: no `schema` in {body}"))?;
-        parse_schema(text).map_err(|e| format!("schema {id}: {e}"))
+        Ok(avro_json(&reader.schema, &value, &reader.named))
     }
 }
 
@@ -256,11 +250,14 @@ fn decimal(unscaled: &[u8], scale: i32) -> Option<Value> {
     Some(Value::String(text))
 }
 
-fn collect_named<'a>(schema: &'a AvroSchema, named: &mut HashMap<String, &'a AvroSchema>) {
+fn collect_named(schema: &AvroSchema, named: &mut HashMap<String, AvroSchema>) {
     match &schema.kind {
         AvroKind::Record { name, fields, .. } => {
-            named.insert(name.name.clone(), schema);
-            named.insert(full_name(&name.name, name.namespace.as_deref()), schema);
+            named.insert(name.name.clone(), schema.clone());
+            named.insert(
+                full_name(&name.name, name.namespace.as_deref()),
+                schema.clone(),
+            );
             for field in fields {
                 collect_named(&field.schema, named);
             }
@@ -279,16 +276,11 @@ fn full_name(name: &str, namespace: Option<&str>) -> String {
 }
 
 /// An Avro datum as JSON, with decimals as numbers.
-fn avro_json(
-    schema: &AvroSchema,
-    value: &AvroValue,
-    named: &HashMap<String, &AvroSchema>,
-) -> Value {
+fn avro_json(schema: &AvroSchema, value: &AvroValue, named: &HashMap<String, AvroSchema>) -> Value {
     let schema = match &schema.kind {
         AvroKind::Ref(name) => named
             .get(&full_name(&name.name, name.namespace.as_deref()))
             .or_else(|| named.get(&name.name))
-            .copied()
             .unwrap_or(schema),
         _ => schema,
     };
@@ -435,7 +427,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_null_value_is_a_tombstone_and_avro_needs_a_registry() {
-        let mut decoder = RecordDecoder::new(None);
+        let mut decoder = RecordDecoder::new(None).expect("no registry");
         assert_eq!(decoder.decode(None).await, Ok(Record::Tombstone));
         let err = decoder
             .decode(Some(&[0, 0, 0, 0, 1, 2]))

@@ -150,7 +150,8 @@ pub async fn run(
     };
     let writer = Arc::new(Mutex::new(writer));
     let mut engine = Engine::new(Arc::clone(&spec));
-    let mut decoder = RecordDecoder::new(spec.schema_registry_url.as_deref());
+    let mut decoder =
+        RecordDecoder::new(spec.schema_registry_url.as_deref()).map_err(anyhow::Error::msg)?;
     let producer: Option<FutureProducer> =
         if spec.dead_letter_topic.is_some() || spec.alerts_topic.is_some() {
             Some(kafka.clone().set("enable.idempotence", "true").create()?)
@@ -411,7 +412,6 @@ fn take_handover(
                 ))
             })
             .collect();
-        engine.revoke(&at);
         engine.restore(at.clone(), state.watermark.unwrap_or(i64::MIN), open);
         tracing::info!(partition = %name.0, epoch = state.epoch, next_offset = ?state.next_offset, "partition claimed");
         owned.insert(name.clone(), at);

@@ -19,6 +19,7 @@
 //! partition to another (rebalance, or it was presumed dead) cannot write for it
 //! any more, so offsets and results never run ahead of or behind each other.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -485,6 +486,7 @@ impl Reader {
             pipe.query_async(&mut connection).await?
         };
         let mut windows = Vec::with_capacity(ids.len());
+        let mut by_start: HashMap<(String, i64), usize> = HashMap::new();
         for (window, hash) in ids.into_iter().zip(hashes) {
             let mut partials: Vec<(PartitionName, bool, Value)> = hash
                 .into_iter()
@@ -505,15 +507,15 @@ impl Reader {
                 continue;
             }
             // A session's end moves as it grows; partials of one start are one window.
-            match windows.iter_mut().find(|w: &&mut StoredWindow| {
-                w.window.start_ms == window.start_ms && w.window.group == window.group
-            }) {
-                Some(existing) => {
+            match by_start.entry((window.group.clone(), window.start_ms)) {
+                Entry::Occupied(index) => {
+                    let existing: &mut StoredWindow = &mut windows[*index.get()];
                     existing.window.end_ms = existing.window.end_ms.max(window.end_ms);
                     existing.partials.extend(partials);
                     existing.partials.sort_by(|a, b| a.0.cmp(&b.0));
                 }
-                None => {
+                Entry::Vacant(slot) => {
+                    slot.insert(windows.len());
                     partials.sort_by(|a, b| a.0.cmp(&b.0));
                     windows.push(StoredWindow { window, partials });
                 }

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::Partial;
+use crate::read::window_value;
 use crate::spec::Spec;
 use crate::store::{PartitionName, StoredWindow};
 
@@ -31,20 +32,18 @@ pub fn window_view(
     stored: &StoredWindow,
     watermarks: &HashMap<PartitionName, i64>,
 ) -> WindowView {
-    let mut merged: Option<Partial> = None;
-    let mut all_closed = true;
-    for (partition, closed, json) in &stored.partials {
-        all_closed &= *closed;
-        match serde_json::from_value::<Partial>(json.clone()) {
-            Ok(partial) => match merged.as_mut() {
-                Some(m) => m.merge(&partial),
-                None => merged = Some(partial),
-            },
+    let partials: Vec<Partial> = stored
+        .partials
+        .iter()
+        .filter_map(|(partition, _, json)| match Partial::deserialize(json) {
+            Ok(partial) => Some(partial),
             Err(e) => {
-                tracing::warn!(metric, partition = %partition.0, error = %e, "unreadable partial skipped")
+                tracing::warn!(metric, partition = %partition.0, error = %e, "unreadable partial skipped");
+                None
             }
-        }
-    }
+        })
+        .collect();
+    let all_closed = stored.partials.iter().all(|(_, closed, _)| *closed);
     let topic = spec.metric_topic(metric);
     let source_watermark = watermarks
         .iter()
@@ -57,7 +56,7 @@ pub fn window_view(
             .unwrap_or_else(|_| serde_json::Value::String(stored.window.group.clone())),
         start_ms: stored.window.start_ms,
         end_ms: stored.window.end_ms,
-        value: merged.and_then(|m| m.value()),
+        value: window_value(&partials),
         is_final,
     }
 }

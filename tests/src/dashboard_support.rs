@@ -455,26 +455,6 @@ impl DashboardProcess {
         Ok(())
     }
 
-    /// SIGTERM and wait for the exit.
-    pub async fn terminate(
-        &mut self,
-        timeout: Duration,
-    ) -> anyhow::Result<std::process::ExitStatus> {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status()?;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                self.kill()?;
-                anyhow::bail!("pgcdc dashboard did not stop within {timeout:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
     /// A Prometheus sample of the process (`0` when absent).
     pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
         let text = reqwest::get(format!("{}metrics", self.url))
