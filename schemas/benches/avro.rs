@@ -4,8 +4,12 @@
 //! Confluent's wire format (the converter's sync hot path, schema already
 //! registered) against Kafka's JsonConverter, with and without schemas. Each
 //! iteration is one event; criterion's `thrpt` is events per second on one core.
+//! With schemas, the connector writes the schema's JSON once per schema version
+//! (`json_schemas_enable_cached_schema`); `json_schemas_enable` writes it for every
+//! record, as `JsonConverter::from_connect_data` does, and `json_schema_only` is that
+//! schema part alone.
 //!
-//! `cargo bench -p pgcdc-schemas --bench avro`
+//! `cargo bench -p pgcdc-schemas --bench avro`, or `bench/run encode` for a report.
 
 use std::hint::black_box;
 
@@ -103,7 +107,15 @@ fn encode(c: &mut Criterion) {
         schemas_enable: false,
         ..JsonConverter::default()
     };
-    eprintln!("one event: Avro {avro_len} bytes, JSON with schema {json_len} bytes");
+    let plain_len = plain
+        .from_connect_data(Some(&tables.envelope), &value)
+        .expect("converts")
+        .map_or(0, |b| b.len());
+    // bench/encode reads this line for its report.
+    eprintln!(
+        "one event: Avro {avro_len} bytes, JSON with schema {json_len} bytes, \
+         JSON without schema {plain_len} bytes"
+    );
 
     let mut group = c.benchmark_group("encode_9_column_envelope");
     group.throughput(Throughput::Elements(1));
@@ -118,6 +130,11 @@ fn encode(c: &mut Criterion) {
     });
     group.bench_function("json_schemas_enable", |b| {
         b.iter(|| json.from_connect_data(Some(black_box(&tables.envelope)), black_box(&value)))
+    });
+    // The two halves of a record with schema: the schema's JSON, which the connector
+    // computes once per schema version, and the payload, written for every record.
+    group.bench_function("json_schema_only", |b| {
+        b.iter(|| json.schema_to_json(black_box(&tables.envelope)))
     });
     let schema_json = json.schema_to_json(&tables.envelope).expect("schema");
     group.bench_function("json_schemas_enable_cached_schema", |b| {

@@ -3,6 +3,65 @@
 //! (`base64-url-safe`, padded like Java's `Base64.getUrlEncoder()`), and lower-case
 //! hex (`hex`).
 
+/// Where the encoders of this crate append text: a `String`, or the `Vec<u8>` of a
+/// record being built. Records are built as bytes because they leave as bytes, and
+/// because appending ASCII digits or symbols to a `String` costs a UTF-8 check or a
+/// per-character branch that a byte buffer does not need. Everything appended is
+/// UTF-8, so a `Vec<u8>` built this way always holds valid UTF-8.
+pub trait TextSink {
+    fn reserve(&mut self, additional: usize);
+    fn push_str(&mut self, s: &str);
+    /// Appends ASCII bytes (digits, base64 symbols, escapes). A byte of 0x80 or more
+    /// would be a bug in the caller.
+    fn push_ascii(&mut self, ascii: &[u8]);
+    /// Appends one ASCII byte.
+    fn push_ascii_byte(&mut self, ascii: u8);
+}
+
+impl TextSink for String {
+    fn reserve(&mut self, additional: usize) {
+        String::reserve(self, additional);
+    }
+
+    fn push_str(&mut self, s: &str) {
+        String::push_str(self, s);
+    }
+
+    fn push_ascii(&mut self, ascii: &[u8]) {
+        debug_assert!(ascii.is_ascii());
+        self.extend(ascii.iter().map(|&b| char::from(b)));
+    }
+
+    fn push_ascii_byte(&mut self, ascii: u8) {
+        debug_assert!(ascii.is_ascii());
+        self.push(char::from(ascii));
+    }
+}
+
+impl TextSink for Vec<u8> {
+    #[inline]
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional);
+    }
+
+    #[inline]
+    fn push_str(&mut self, s: &str) {
+        self.extend_from_slice(s.as_bytes());
+    }
+
+    #[inline]
+    fn push_ascii(&mut self, ascii: &[u8]) {
+        debug_assert!(ascii.is_ascii());
+        self.extend_from_slice(ascii);
+    }
+
+    #[inline]
+    fn push_ascii_byte(&mut self, ascii: u8) {
+        debug_assert!(ascii.is_ascii());
+        self.push(ascii);
+    }
+}
+
 const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -17,7 +76,7 @@ pub fn base64_url_safe(bytes: &[u8]) -> String {
 }
 
 /// Appends the standard base64 of `bytes` to `out`.
-pub fn base64_into(bytes: &[u8], out: &mut String) {
+pub fn base64_into(bytes: &[u8], out: &mut impl TextSink) {
     encode_into(bytes, STANDARD, out);
 }
 
@@ -70,21 +129,28 @@ fn encode(bytes: &[u8], alphabet: &[u8; 64]) -> String {
     out
 }
 
-fn encode_into(bytes: &[u8], alphabet: &[u8; 64], out: &mut String) {
-    let symbol = |index: u32| char::from(alphabet[(index & 0x3F) as usize]);
+fn encode_into(bytes: &[u8], alphabet: &[u8; 64], out: &mut impl TextSink) {
+    out.reserve(bytes.len().div_ceil(3) * 4);
+    let symbol = |index: u32| alphabet[(index & 0x3F) as usize];
     for chunk in bytes.chunks(3) {
         let b0 = u32::from(chunk[0]);
         let b1 = chunk.get(1).copied().map_or(0, u32::from);
         let b2 = chunk.get(2).copied().map_or(0, u32::from);
         let triple = (b0 << 16) | (b1 << 8) | b2;
-        out.push(symbol(triple >> 18));
-        out.push(symbol(triple >> 12));
-        out.push(if chunk.len() > 1 {
-            symbol(triple >> 6)
-        } else {
-            '='
-        });
-        out.push(if chunk.len() > 2 { symbol(triple) } else { '=' });
+        out.push_ascii(&[
+            symbol(triple >> 18),
+            symbol(triple >> 12),
+            if chunk.len() > 1 {
+                symbol(triple >> 6)
+            } else {
+                b'='
+            },
+            if chunk.len() > 2 {
+                symbol(triple)
+            } else {
+                b'='
+            },
+        ]);
     }
 }
 
