@@ -44,6 +44,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -54,7 +55,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Capture(args) => capture::run(*args).await,
         Command::Connect(args) => connect::run(*args).await,
-        Command::Registry(args) => registry::run(args).await,
+        Command::Registry(args) => registry::run(args, started).await,
         Command::Tail(args) => tail::run(*args).await,
         Command::Sink(args) => sink::run(*args).await,
         Command::Dashboard(args) => dashboard::run(*args).await,

@@ -936,9 +936,14 @@ async fn registry_serves_until_shutdown_and_reports_bad_addresses() {
         .unwrap()
         .unwrap();
 
-    let error = registry::run("not an address", None, async {})
-        .await
-        .unwrap_err();
+    let error = registry::run(
+        "not an address",
+        registry::Storage::Memory,
+        std::time::Instant::now(),
+        async {},
+    )
+    .await
+    .unwrap_err();
     assert!(error.to_string().contains("not an address"), "{error}");
 }
 

@@ -10,11 +10,13 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -23,7 +25,8 @@ use serde_json::{json, Value};
 
 use super::compatibility::Level;
 use super::error::RegistryError;
-use super::records::{Mode, Reference, SchemaId};
+use super::metrics::Registration;
+use super::records::{Mode, Record, Reference, SchemaId};
 use super::state::{NewSchema, SubjectVersion, VersionSelector};
 use super::store::Registry;
 
@@ -42,6 +45,7 @@ type Reply = Result<Response, RegistryError>;
 pub fn router(registry: Arc<Registry>) -> Router {
     Router::new()
         .route("/", get(root))
+        .route("/metrics", get(metrics))
         .route("/subjects", get(list_subjects))
         .route("/subjects/{subject}", post(lookup).delete(delete_subject))
         .route(
@@ -96,7 +100,48 @@ pub fn router(registry: Arc<Registry>) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(confluent_error_shape))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&registry),
+            observe,
+        ))
         .with_state(registry)
+}
+
+/// Counts and times every request by its route template (see [`super::metrics`]).
+async fn observe(State(registry): Shared, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    let response = next.run(request).await;
+    let endpoint = endpoint.as_deref().unwrap_or("unmatched");
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    registry
+        .metrics()
+        .observe_request(method.as_str(), endpoint, status, elapsed);
+    tracing::debug!(
+        method = %method,
+        endpoint,
+        status,
+        micros = elapsed.as_micros() as u64,
+        "registry request"
+    );
+    response
+}
+
+async fn metrics(State(registry): Shared) -> Response {
+    let text = registry
+        .read(|state| Ok(registry.metrics().render(state)))
+        .unwrap_or_default();
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        text,
+    )
+        .into_response()
 }
 
 impl IntoResponse for RegistryError {
@@ -152,10 +197,30 @@ fn ok(body: &Value) -> Reply {
     Ok(reply(StatusCode::OK, body))
 }
 
-fn flag(params: &HashMap<String, String>, name: &str) -> bool {
+/// A boolean query parameter: absent is false; anything but `true` or `false` is a
+/// 400 rather than a silent false (Confluent's Jersey reads `?deleted=yes`, and even
+/// a bare `?deleted`, as false).
+fn flag(params: &HashMap<String, String>, name: &str) -> Result<bool, RegistryError> {
+    match params.get(name).map(String::as_str) {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(RegistryError::BadRequest {
+            reason: format!("query parameter '{name}' must be true or false, not '{v}'"),
+        }),
+    }
+}
+
+/// An integer query parameter; one that does not parse is a 400.
+fn integer(params: &HashMap<String, String>, name: &str) -> Result<Option<i64>, RegistryError> {
     params
         .get(name)
-        .is_some_and(|v| v.is_empty() || v.eq_ignore_ascii_case("true"))
+        .map(|v| {
+            v.parse::<i64>().map_err(|_| RegistryError::BadRequest {
+                reason: format!("query parameter '{name}' must be an integer, not '{v}'"),
+            })
+        })
+        .transpose()
 }
 
 /// Parses a JSON body: unparsable JSON is a 400, a wrong shape a 422.
@@ -274,7 +339,7 @@ async fn not_found() -> Reply {
 }
 
 async fn list_subjects(State(registry): Shared, Query(params): Params) -> Reply {
-    let deleted = flag(&params, "deleted");
+    let deleted = flag(&params, "deleted")?;
     let prefix = params.get("subjectPrefix").cloned().unwrap_or_default();
     registry.read(|state| {
         let subjects: Vec<&str> = state
@@ -286,12 +351,47 @@ async fn list_subjects(State(registry): Shared, Query(params): Params) -> Reply 
     })
 }
 
-async fn register(State(registry): Shared, Path(subject): Path<String>, body: Body) -> Reply {
-    let new = new_schema(body)?;
-    let id = write(registry, move |r| {
-        r.write(|state| state.register(&subject, &new))
+async fn register(
+    State(registry): Shared,
+    Path(subject): Path<String>,
+    Query(params): Params,
+    body: Body,
+) -> Reply {
+    // Accepted and ignored (see the module docs), but it must be a boolean.
+    flag(&params, "normalize")?;
+    let new = new_schema(body).inspect_err(|_| {
+        registry.metrics().registration(Registration::Rejected);
+    })?;
+    let registered = write(Arc::clone(&registry), move |r| {
+        r.write(|state| {
+            let (id, records) = state.register(&subject, &new)?;
+            let version = records.iter().find_map(|record| match record {
+                Record::Schema { version, .. } => Some(*version),
+                _ => None,
+            });
+            Ok(((subject.clone(), id, version), records))
+        })
     })
-    .await?;
+    .await;
+    let (subject, id, version) = match registered {
+        Ok(registered) => registered,
+        Err(e) => {
+            if matches!(
+                e,
+                RegistryError::Incompatible { .. } | RegistryError::InvalidSchema { .. }
+            ) {
+                registry.metrics().registration(Registration::Rejected);
+            }
+            return Err(e);
+        }
+    };
+    match version {
+        Some(version) => {
+            registry.metrics().registration(Registration::Created);
+            tracing::info!(subject, version, id = id.0, "schema registered");
+        }
+        None => registry.metrics().registration(Registration::Existing),
+    }
     ok(&json!({ "id": id }))
 }
 
@@ -301,8 +401,9 @@ async fn lookup(
     Query(params): Params,
     body: Body,
 ) -> Reply {
+    flag(&params, "normalize")?;
     let new = new_schema(body)?;
-    let deleted = flag(&params, "deleted");
+    let deleted = flag(&params, "deleted")?;
     registry.read(|state| {
         ok(&subject_version_json(
             &state.lookup(&subject, &new, deleted)?,
@@ -315,7 +416,7 @@ async fn list_versions(
     Path(subject): Path<String>,
     Query(params): Params,
 ) -> Reply {
-    let deleted = flag(&params, "deleted");
+    let deleted = flag(&params, "deleted")?;
     registry.read(|state| ok(&json!(state.versions(&subject, deleted)?)))
 }
 
@@ -325,7 +426,7 @@ async fn get_version(
     Query(params): Params,
 ) -> Reply {
     let selector = VersionSelector::parse(&version)?;
-    let deleted = flag(&params, "deleted");
+    let deleted = flag(&params, "deleted")?;
     registry.read(|state| {
         ok(&subject_version_json(
             &state.version(&subject, selector, deleted)?,
@@ -339,7 +440,7 @@ async fn get_version_schema(
     Query(params): Params,
 ) -> Reply {
     let selector = VersionSelector::parse(&version)?;
-    let deleted = flag(&params, "deleted");
+    let deleted = flag(&params, "deleted")?;
     registry.read(|state| {
         let text = state
             .version(&subject, selector, deleted)?
@@ -360,11 +461,13 @@ async fn delete_subject(
     Path(subject): Path<String>,
     Query(params): Params,
 ) -> Reply {
-    let permanent = flag(&params, "permanent");
+    let permanent = flag(&params, "permanent")?;
+    let name = subject.clone();
     let versions = write(registry, move |r| {
         r.write(|state| state.delete_subject(&subject, permanent))
     })
     .await?;
+    tracing::info!(subject = name, ?versions, permanent, "subject deleted");
     ok(&json!(versions))
 }
 
@@ -374,11 +477,18 @@ async fn delete_version(
     Query(params): Params,
 ) -> Reply {
     let selector = VersionSelector::parse(&version)?;
-    let permanent = flag(&params, "permanent");
+    let permanent = flag(&params, "permanent")?;
+    let name = subject.clone();
     let version = write(registry, move |r| {
         r.write(|state| state.delete_version(&subject, selector, permanent))
     })
     .await?;
+    tracing::info!(
+        subject = name,
+        version,
+        permanent,
+        "subject version deleted"
+    );
     ok(&json!(version))
 }
 
@@ -391,17 +501,11 @@ async fn referenced_by(
 }
 
 async fn list_schemas(State(registry): Shared, Query(params): Params) -> Reply {
-    let deleted = flag(&params, "deleted");
-    let latest_only = flag(&params, "latestOnly");
+    let deleted = flag(&params, "deleted")?;
+    let latest_only = flag(&params, "latestOnly")?;
     let prefix = params.get("subjectPrefix").cloned().unwrap_or_default();
-    let offset = params
-        .get("offset")
-        .and_then(|o| o.parse().ok())
-        .unwrap_or(0usize);
-    let limit = params
-        .get("limit")
-        .and_then(|l| l.parse::<i64>().ok())
-        .filter(|l| *l > 0);
+    let offset = integer(&params, "offset")?.map_or(0, |o| usize::try_from(o).unwrap_or(0));
+    let limit = integer(&params, "limit")?.filter(|l| *l > 0);
     registry.read(|state| {
         let schemas: Vec<Value> = state
             .all_versions(deleted, latest_only)
@@ -425,7 +529,7 @@ async fn schema_by_id(
     Query(params): Params,
 ) -> Reply {
     let id = parse_id(&id)?;
-    let fetch_max_id = flag(&params, "fetchMaxId");
+    let fetch_max_id = flag(&params, "fetchMaxId")?;
     registry.read(|state| {
         let schema = state.schema_by_id(id)?;
         let mut object = serde_json::Map::new();
@@ -454,7 +558,7 @@ async fn subjects_by_id(
     Query(params): Params,
 ) -> Reply {
     let id = parse_id(&id)?;
-    let deleted = flag(&params, "deleted");
+    let deleted = flag(&params, "deleted")?;
     registry.read(|state| {
         let mut subjects: Vec<&str> = state
             .versions_of_id(id, deleted)?
@@ -472,7 +576,7 @@ async fn versions_by_id(
     Query(params): Params,
 ) -> Reply {
     let id = parse_id(&id)?;
-    let deleted = flag(&params, "deleted");
+    let deleted = flag(&params, "deleted")?;
     registry.read(|state| {
         let versions: Vec<Value> = state
             .versions_of_id(id, deleted)?
@@ -491,12 +595,24 @@ struct ConfigBody {
     compatibility_level: Option<String>,
 }
 
+/// The level of a config body: `compatibility` (what Confluent's clients send) or
+/// `compatibilityLevel`; each one given must be a level.
 fn level_of(body: Body) -> Result<Level, RegistryError> {
     let body: ConfigBody = parse_body(body)?;
-    body.compatibility
-        .or(body.compatibility_level)
-        .unwrap_or_default()
-        .parse()
+    let level = body
+        .compatibility
+        .as_deref()
+        .map(str::parse::<Level>)
+        .transpose()?;
+    let alternative = body
+        .compatibility_level
+        .as_deref()
+        .map(str::parse::<Level>)
+        .transpose()?;
+    match level.or(alternative) {
+        Some(level) => Ok(level),
+        None => "".parse(),
+    }
 }
 
 async fn get_global_config(State(registry): Shared) -> Reply {
@@ -509,6 +625,7 @@ async fn put_global_config(State(registry): Shared, body: Body) -> Reply {
         r.write(|state| Ok(((), state.set_compatibility(None, level))))
     })
     .await?;
+    tracing::info!(level = %level, "global compatibility set");
     ok(&json!({ "compatibility": level }))
 }
 
@@ -525,7 +642,7 @@ async fn get_subject_config(
     Path(subject): Path<String>,
     Query(params): Params,
 ) -> Reply {
-    let default_to_global = flag(&params, "defaultToGlobal");
+    let default_to_global = flag(&params, "defaultToGlobal")?;
     registry.read(|state| {
         let level = match state.subject_compatibility(&subject) {
             Some(level) => level,
@@ -546,10 +663,12 @@ async fn put_subject_config(
     body: Body,
 ) -> Reply {
     let level = level_of(body)?;
+    let name = subject.clone();
     write(registry, move |r| {
         r.write(|state| Ok(((), state.set_compatibility(Some(&subject), level))))
     })
     .await?;
+    tracing::info!(subject = name, level = %level, "subject compatibility set");
     ok(&json!({ "compatibility": level }))
 }
 
@@ -578,11 +697,12 @@ async fn get_global_mode(State(registry): Shared) -> Reply {
 
 async fn put_global_mode(State(registry): Shared, Query(params): Params, body: Body) -> Reply {
     let mode = mode_of(body)?;
-    let force = flag(&params, "force");
+    let force = flag(&params, "force")?;
     write(registry, move |r| {
         r.write(|state| Ok(((), state.set_mode(None, mode, force)?)))
     })
     .await?;
+    tracing::info!(mode = mode.as_str(), "global mode set");
     ok(&json!({ "mode": mode }))
 }
 
@@ -591,7 +711,7 @@ async fn get_subject_mode(
     Path(subject): Path<String>,
     Query(params): Params,
 ) -> Reply {
-    let default_to_global = flag(&params, "defaultToGlobal");
+    let default_to_global = flag(&params, "defaultToGlobal")?;
     registry.read(|state| {
         let mode = match state.subject_mode(&subject) {
             Some(mode) => mode,
@@ -613,11 +733,13 @@ async fn put_subject_mode(
     body: Body,
 ) -> Reply {
     let mode = mode_of(body)?;
-    let force = flag(&params, "force");
+    let force = flag(&params, "force")?;
+    let name = subject.clone();
     write(registry, move |r| {
         r.write(|state| Ok(((), state.set_mode(Some(&subject), mode, force)?)))
     })
     .await?;
+    tracing::info!(subject = name, mode = mode.as_str(), "subject mode set");
     ok(&json!({ "mode": mode }))
 }
 
@@ -645,8 +767,9 @@ async fn check_version(
     body: Body,
 ) -> Reply {
     let selector = VersionSelector::parse(&version)?;
+    flag(&params, "normalize")?;
     let new = new_schema(body)?;
-    let verbose = flag(&params, "verbose");
+    let verbose = flag(&params, "verbose")?;
     let messages =
         registry.read(|state| state.check_compatibility(&subject, Some(selector), &new))?;
     compatibility_reply(messages, verbose)
@@ -658,8 +781,9 @@ async fn check_all(
     Query(params): Params,
     body: Body,
 ) -> Reply {
+    flag(&params, "normalize")?;
     let new = new_schema(body)?;
-    let verbose = flag(&params, "verbose");
+    let verbose = flag(&params, "verbose")?;
     let messages = registry.read(|state| state.check_compatibility(&subject, None, &new))?;
     compatibility_reply(messages, verbose)
 }

@@ -1,9 +1,9 @@
 //! The registry's log of operations. Every change to the registry is one of these
 //! records, appended to a log before it is applied, and the registry's state is the
-//! replay of its log — from a local file now, from a Kafka `_schemas` topic later.
-//! They mirror the keys and values of Confluent's `_schemas` topic (`SCHEMA`,
-//! `CONFIG`, `MODE`; a hard delete is a tombstone there and `DELETE_SCHEMA` here) so
-//! that either backend replays to the same state.
+//! replay of its log — a local file, or a compacted Kafka `_schemas` topic
+//! ([`super::kafkastore`]). They mirror the keys and values of Confluent's `_schemas`
+//! topic (`SCHEMA`, `CONFIG`, `MODE`; a hard delete is a tombstone there and
+//! `DELETE_SCHEMA` here) so that either backend replays to the same state.
 
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +91,10 @@ pub enum Record {
         subject: Option<String>,
         mode: Option<Mode>,
     },
+    /// The highest schema id ever given out. Written with permanent deletes: once a
+    /// compacted topic has dropped the last version using an id, this record still
+    /// keeps that id from being given to another schema.
+    IdHighWater { id: SchemaId },
 }
 
 fn avro() -> String {

@@ -87,6 +87,8 @@ pub struct RegistryState {
     subject_compatibility: BTreeMap<String, Level>,
     global_mode: Option<Mode>,
     subject_mode: BTreeMap<String, Mode>,
+    id_high_water: Option<SchemaId>,
+    unresolved: Vec<Record>,
 }
 
 fn subject_not_found(subject: &str) -> RegistryError {
@@ -102,7 +104,58 @@ impl RegistryState {
 
     /// Applies one logged change. Fails only on a record this state cannot hold (a
     /// schema that does not parse), which means the log is corrupt.
+    ///
+    /// A schema whose references are not in the state yet is held back and applied
+    /// as soon as they are: a compacted topic keeps only each key's latest record, at
+    /// the offset it was last written, so a referencing version soft-deleted before
+    /// the version it references comes back first. A later record for the same
+    /// subject version replaces a held-back one.
     pub fn apply(&mut self, record: Record) -> Result<(), RegistryError> {
+        if let Record::Schema {
+            subject, version, ..
+        }
+        | Record::DeleteSchema { subject, version } = &record
+        {
+            self.unresolved
+                .retain(|held| !matches!(held, Record::Schema { subject: s, version: v, .. } if s == subject && v == version));
+        }
+        let is_schema = matches!(record, Record::Schema { .. });
+        if let Record::Schema { id, references, .. } = &record {
+            if !self.schemas.contains_key(id) && !self.references_resolve(references) {
+                self.unresolved.push(record);
+                return Ok(());
+            }
+        }
+        self.apply_resolved(record)?;
+        if is_schema {
+            self.apply_unresolved()?;
+        }
+        Ok(())
+    }
+
+    /// Schema records held back because their references are missing (none once a
+    /// whole, consistent log is replayed).
+    pub fn unresolved(&self) -> usize {
+        self.unresolved.len()
+    }
+
+    fn references_resolve(&self, references: &[Reference]) -> bool {
+        references
+            .iter()
+            .all(|r| self.schema_of_version(&r.subject, r.version).is_some())
+    }
+
+    fn apply_unresolved(&mut self) -> Result<(), RegistryError> {
+        while let Some(ready) = self.unresolved.iter().position(|held| {
+            matches!(held, Record::Schema { references, .. } if self.references_resolve(references))
+        }) {
+            let record = self.unresolved.remove(ready);
+            self.apply_resolved(record)?;
+        }
+        Ok(())
+    }
+
+    fn apply_resolved(&mut self, record: Record) -> Result<(), RegistryError> {
         match record {
             Record::Schema {
                 subject,
@@ -163,6 +216,9 @@ impl RegistryState {
                     self.subject_mode.remove(&s);
                 }
             },
+            Record::IdHighWater { id } => {
+                self.id_high_water = self.id_high_water.max(Some(id));
+            }
         }
         Ok(())
     }
@@ -433,8 +489,25 @@ impl RegistryState {
             })
     }
 
+    /// The highest id given out, including ids whose every version was deleted for
+    /// good.
     pub fn max_id(&self) -> Option<SchemaId> {
-        self.schemas.keys().next_back().copied()
+        self.schemas
+            .keys()
+            .next_back()
+            .copied()
+            .max(self.id_high_water)
+    }
+
+    /// How many distinct schemas (global ids) the registry holds.
+    pub fn schema_count(&self) -> usize {
+        self.schemas.len()
+    }
+
+    /// Keeps the highest id given out across a permanent delete (see
+    /// [`Record::IdHighWater`]).
+    fn id_high_water_record(&self) -> Option<Record> {
+        self.max_id().map(|id| Record::IdHighWater { id })
     }
 
     /// Finds the version of `subject` that holds this schema.
@@ -711,6 +784,7 @@ impl RegistryState {
                     mode: None,
                 });
             }
+            records.extend(self.id_high_water_record());
             return Ok((all.iter().map(|e| e.version).collect(), records));
         }
         if live.is_empty() {
@@ -767,13 +841,12 @@ impl RegistryState {
                     version: entry.version,
                 });
             }
-            return Ok((
-                entry.version,
-                vec![Record::DeleteSchema {
-                    subject: subject.to_owned(),
-                    version: entry.version,
-                }],
-            ));
+            let mut records = vec![Record::DeleteSchema {
+                subject: subject.to_owned(),
+                version: entry.version,
+            }];
+            records.extend(self.id_high_water_record());
+            return Ok((entry.version, records));
         }
         if entry.deleted {
             return Err(RegistryError::VersionSoftDeleted {

@@ -1,29 +1,46 @@
-//! The registry shared by request handlers: its state and its log, so that a change
-//! is planned, made durable and applied as one step.
+//! The registry shared by request handlers: its state and where its log is kept, so
+//! that a change is planned, made durable and applied as one step.
+//!
+//! With a local log (a file, or nothing) a change is planned, appended, then
+//! applied here. With the Kafka store the topic is the only source of changes: a
+//! change is written to the topic and applied by the topic's reader, for this
+//! instance's writes as for every other instance's.
 
 use std::path::Path;
-use std::sync::{Mutex, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard};
 
 use super::error::RegistryError;
+use super::kafkastore::{KafkaStore, KafkaStoreConfig};
 use super::log::{FileLog, MemoryLog, OperationLog};
+use super::metrics::RegistryMetrics;
 use super::records::Record;
 use super::state::RegistryState;
 
-/// A registry: the state and the log it is the replay of. Writers are serialized by
-/// the log's lock and hold the state's lock only to apply, so readers never wait
-/// for an fsync.
+#[derive(Debug)]
+enum Backend {
+    /// Writers are serialized by the log's lock and hold the state's lock only to
+    /// apply, so readers never wait for an fsync.
+    Local(Mutex<Box<dyn OperationLog>>),
+    Kafka(Box<KafkaStore>),
+}
+
+/// A registry: the state and the log it is the replay of.
 #[derive(Debug)]
 pub struct Registry {
-    state: RwLock<RegistryState>,
-    log: Mutex<Box<dyn OperationLog>>,
+    state: Arc<RwLock<RegistryState>>,
+    backend: Backend,
+    metrics: Arc<RegistryMetrics>,
+    storage: String,
 }
 
 impl Registry {
     /// A registry kept in memory only.
     pub fn in_memory() -> Self {
         Self {
-            state: RwLock::new(RegistryState::new()),
-            log: Mutex::new(Box::new(MemoryLog)),
+            state: Arc::default(),
+            backend: Backend::Local(Mutex::new(Box::new(MemoryLog))),
+            metrics: Arc::default(),
+            storage: "memory only".into(),
         }
     }
 
@@ -31,7 +48,8 @@ impl Registry {
     pub fn open(data_dir: &Path) -> Result<Self, RegistryError> {
         let (log, records) = FileLog::open(data_dir)?;
         let count = records.len();
-        let registry = Self::from_log(Box::new(log), records)?;
+        let mut registry = Self::from_log(Box::new(log), records)?;
+        registry.storage = format!("file {}", data_dir.join(FileLog::FILE_NAME).display());
         tracing::info!(data_dir = %data_dir.display(), records = count, "registry log replayed");
         Ok(registry)
     }
@@ -41,16 +59,59 @@ impl Registry {
         log: Box<dyn OperationLog>,
         records: Vec<Record>,
     ) -> Result<Self, RegistryError> {
+        let metrics = Arc::new(RegistryMetrics::default());
         let mut state = RegistryState::new();
         for record in records {
             state.apply(record).map_err(|e| RegistryError::Store {
                 reason: format!("the registry log holds a record that cannot be replayed: {e}"),
             })?;
+            metrics.record_applied();
+        }
+        if state.unresolved() > 0 {
+            return Err(RegistryError::Store {
+                reason: format!(
+                    "the registry log holds {} schema(s) whose references were never registered",
+                    state.unresolved()
+                ),
+            });
         }
         Ok(Self {
-            state: RwLock::new(state),
-            log: Mutex::new(log),
+            state: Arc::new(RwLock::new(state)),
+            backend: Backend::Local(Mutex::new(log)),
+            metrics,
+            storage: "log".into(),
         })
+    }
+
+    /// A registry whose log is a compacted Kafka topic shared with other instances;
+    /// returns once the topic has been read to its end.
+    pub async fn open_kafka(config: KafkaStoreConfig) -> Result<Self, RegistryError> {
+        let state: Arc<RwLock<RegistryState>> = Arc::default();
+        let metrics: Arc<RegistryMetrics> = Arc::default();
+        let store = {
+            let state = Arc::clone(&state);
+            let metrics = Arc::clone(&metrics);
+            tokio::task::spawn_blocking(move || KafkaStore::open(config, state, metrics))
+                .await
+                .map_err(|e| RegistryError::Store {
+                    reason: format!("opening the Kafka store failed: {e}"),
+                })??
+        };
+        Ok(Self {
+            state,
+            storage: format!("kafka topic {}", store.topic()),
+            backend: Backend::Kafka(Box::new(store)),
+            metrics,
+        })
+    }
+
+    /// What the log is, for logs.
+    pub fn storage(&self) -> &str {
+        &self.storage
+    }
+
+    pub fn metrics(&self) -> &RegistryMetrics {
+        &self.metrics
     }
 
     // A panic while holding a lock cannot leave a half-applied change: records are
@@ -68,18 +129,26 @@ impl Registry {
     }
 
     /// Plans a change, logs its records durably, then applies them. Blocks on the
-    /// log's fsync: call from a blocking context.
+    /// log (an fsync, or a Kafka write and its read-back): call from a blocking
+    /// context. The plan may run more than once with the Kafka store, when another
+    /// instance wrote in between.
     pub fn write<T>(
         &self,
-        plan: impl FnOnce(&RegistryState) -> Result<(T, Vec<Record>), RegistryError>,
+        plan: impl Fn(&RegistryState) -> Result<(T, Vec<Record>), RegistryError>,
     ) -> Result<T, RegistryError> {
-        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        let (answer, records) = plan(&self.read_state())?;
-        log.append(&records)?;
-        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
-        for record in records {
-            state.apply(record)?;
+        match &self.backend {
+            Backend::Kafka(store) => store.write(&self.state, plan),
+            Backend::Local(log) => {
+                let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
+                let (answer, records) = plan(&self.read_state())?;
+                log.append(&records)?;
+                let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+                for record in records {
+                    state.apply(record)?;
+                    self.metrics.record_applied();
+                }
+                Ok(answer)
+            }
         }
-        Ok(answer)
     }
 }
