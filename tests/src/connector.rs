@@ -384,7 +384,12 @@ impl TopicReader {
 
 /// Reads a whole topic as it is now.
 pub async fn read_all(topic: &str) -> anyhow::Result<Vec<Event>> {
-    let mut reader = TopicReader::open(topic, Duration::from_secs(30)).await?;
+    read_all_on(&crate::kafka::client_config(), topic).await
+}
+
+/// Reads a whole topic of the broker `kafka` points at, as it is now.
+pub async fn read_all_on(kafka: &ClientConfig, topic: &str) -> anyhow::Result<Vec<Event>> {
+    let mut reader = TopicReader::open_on(kafka, topic, Duration::from_secs(30)).await?;
     reader.read_to_end(Duration::from_secs(120)).await?;
     Ok(reader.events)
 }
@@ -483,10 +488,20 @@ pub async fn stored_offset(
     name: &str,
     prefix: &str,
 ) -> anyhow::Result<Option<Value>> {
-    if !topic_exists(offsets_topic)? {
+    stored_offset_on(&crate::kafka::client_config(), offsets_topic, name, prefix).await
+}
+
+/// [`stored_offset`] on the broker `kafka` points at.
+pub async fn stored_offset_on(
+    kafka: &ClientConfig,
+    offsets_topic: &str,
+    name: &str,
+    prefix: &str,
+) -> anyhow::Result<Option<Value>> {
+    if !topic_exists_on(kafka, offsets_topic)? {
         return Ok(None);
     }
-    let mut reader = TopicReader::open(offsets_topic, Duration::from_secs(10)).await?;
+    let mut reader = TopicReader::open_on(kafka, offsets_topic, Duration::from_secs(10)).await?;
     reader.read_to_end(Duration::from_secs(30)).await?;
     let key = json!([name, { "server": prefix }]);
     Ok(reader

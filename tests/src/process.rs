@@ -8,6 +8,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
+use crate::{connector, TestDb};
+
 /// The `pgcdc` binary of this workspace, built (or found up to date) once per test
 /// process with the cargo that runs the tests. `PGCDC_BIN` names another binary.
 pub fn pgcdc_binary() -> anyhow::Result<PathBuf> {
@@ -185,4 +189,69 @@ pub fn write_config(path: &Path, config: &serde_json::Value) -> anyhow::Result<(
     let file = File::create(path)?;
     serde_json::to_writer_pretty(file, &serde_json::json!({ "config": config }))?;
     Ok(())
+}
+/// How a test deploys `pgcdc connect` for one test database, the way an operator
+/// does: a configuration file, a log, a state directory, and restarts that resume
+/// from the state directory.
+#[derive(Debug)]
+pub struct Deployment {
+    pub config: PathBuf,
+    pub log: PathBuf,
+    pub state_dir: PathBuf,
+    pub offsets_topic: String,
+    pub bootstrap: String,
+}
+
+impl Deployment {
+    /// The connector of [`crate::connector::properties`] with three partitions per
+    /// table topic, writing to the broker at `bootstrap`.
+    pub fn new(db: &TestDb, bootstrap: &str) -> Deployment {
+        let config = artifact_path(&format!("{}.json", db.name)).expect("deploying pgcdc connect");
+        write_config(
+            &config,
+            &connector::properties(db, json!({"topic.creation.default.partitions": "3"})),
+        )
+        .expect("deploying pgcdc connect");
+        let state_dir =
+            artifact_path(&format!("{}-state", db.name)).expect("deploying pgcdc connect");
+        std::fs::create_dir_all(&state_dir).expect("deploying pgcdc connect");
+        Deployment {
+            config,
+            log: artifact_path(&format!("{}.log", db.name)).expect("deploying pgcdc connect"),
+            state_dir,
+            offsets_topic: connector::offsets_topic(db),
+            bootstrap: bootstrap.to_owned(),
+        }
+    }
+
+    /// The first start, with the connector's configuration file.
+    pub fn start(&self) -> ConnectProcess {
+        self.launch(Some(&self.config))
+    }
+
+    /// After a passing run: its files are not needed (a failing run keeps them).
+    pub fn remove_files(&self) {
+        let _ = std::fs::remove_file(&self.config);
+        let _ = std::fs::remove_file(&self.log);
+        let _ = std::fs::remove_dir_all(&self.state_dir);
+    }
+
+    /// A restart, as a supervisor restarts the container: the worker resumes the
+    /// connector from its state directory. (With `--config` again, the worker would
+    /// apply the unchanged configuration and restart the task it had just started,
+    /// which only makes every restart slower.)
+    pub fn restart(&self) -> ConnectProcess {
+        self.launch(None)
+    }
+
+    fn launch(&self, config: Option<&std::path::Path>) -> ConnectProcess {
+        ConnectProcess::start(
+            config,
+            &self.bootstrap,
+            &self.offsets_topic,
+            &self.state_dir,
+            &self.log,
+        )
+        .expect("deploying pgcdc connect")
+    }
 }

@@ -11,229 +11,24 @@
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pgcdc_tests::connector::{
-    self, confirmed_flush_lsn, current_wal_lsn, read_all, stored_offset, table_topic,
-    wait_slot_inactive, wait_streaming,
+    self, confirmed_flush_lsn, current_wal_lsn, stored_offset, table_topic, wait_slot_inactive,
+    wait_streaming,
 };
-use pgcdc_tests::consistency::{self, History, Rules};
-use pgcdc_tests::process::{artifact_path, write_config, ConnectProcess};
+use pgcdc_tests::consistency::{self, Rules};
+use pgcdc_tests::kafka;
+use pgcdc_tests::ledger::{check_topics, spawn_generator, Ledger, SCHEMA};
+use pgcdc_tests::process::Deployment;
 use pgcdc_tests::{Stack, TestDb};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-const TABLES: [&str; 2] = ["accounts", "orders"];
-const INITIAL_ROWS: i64 = 1000;
 const KILLS: usize = 20;
-
-const SCHEMA: &str = "
-CREATE TABLE accounts (id bigint PRIMARY KEY, version int NOT NULL, balance bigint NOT NULL, note text);
-CREATE TABLE orders (id bigint PRIMARY KEY, version int NOT NULL, account_id bigint NOT NULL, status text);
-ALTER TABLE orders REPLICA IDENTITY FULL;
-INSERT INTO accounts SELECT i, 1, 0, 'opened' FROM generate_series(1, 1000) i;
-INSERT INTO orders SELECT i, 1, i, 'new' FROM generate_series(1, 1000) i;
-";
-
-/// What the generator committed, per table: id → (version, deleted).
-#[derive(Debug, Default)]
-struct Ledger {
-    rows: BTreeMap<&'static str, BTreeMap<i64, (i64, bool)>>,
-    transactions: u64,
-    inserts: u64,
-    updates: u64,
-    deletes: u64,
-}
-
-/// Writes until `stop`: each transaction inserts one to three rows into each table,
-/// updates two to five random live rows (sometimes the same row twice) and, one time
-/// in three, deletes one. The ledger records only what committed.
-async fn generate(
-    sql: tokio_postgres::Client,
-    seed: u64,
-    stop: CancellationToken,
-    committed: Arc<AtomicU64>,
-) -> Ledger {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut ledger = Ledger::default();
-    let mut live: BTreeMap<&'static str, Vec<i64>> = BTreeMap::new();
-    for table in TABLES {
-        let rows = ledger.rows.entry(table).or_default();
-        for id in 1..=INITIAL_ROWS {
-            rows.insert(id, (1, false));
-        }
-        live.insert(table, (1..=INITIAL_ROWS).collect());
-    }
-    let mut next_id = INITIAL_ROWS + 1;
-    let mut sql = sql;
-    while !stop.is_cancelled() {
-        // Changes of this transaction: (table, id, version, deleted).
-        let mut changes: Vec<(&'static str, i64, i64, bool)> = Vec::new();
-        let tx = sql.transaction().await.unwrap();
-        for table in TABLES {
-            let count = rng.gen_range(1..=3);
-            let values: Vec<String> = (next_id..next_id + count)
-                .map(|id| match table {
-                    "accounts" => format!("({id}, 1, 100, 'new')"),
-                    _ => format!("({id}, 1, {}, 'placed')", rng.gen_range(1..next_id)),
-                })
-                .collect();
-            tx.batch_execute(&format!("INSERT INTO {table} VALUES {}", values.join(", ")))
-                .await
-                .unwrap();
-            for id in next_id..next_id + count {
-                changes.push((table, id, 1, false));
-            }
-            next_id += count;
-        }
-        for _ in 0..rng.gen_range(2..=5) {
-            let table = TABLES[rng.gen_range(0..2)];
-            let ids = &live[table];
-            let id = ids[rng.gen_range(0..ids.len())];
-            let set = match table {
-                "accounts" => "balance = balance + 10, note = 'moved'",
-                _ => "status = 'paid'",
-            };
-            let row = tx
-                .query_one(
-                    &format!(
-                        "UPDATE {table} SET version = version + 1, {set} WHERE id = $1 RETURNING version"
-                    ),
-                    &[&id],
-                )
-                .await
-                .unwrap();
-            changes.push((table, id, i64::from(row.get::<_, i32>(0)), false));
-        }
-        let mut deleted = None;
-        if rng.gen_ratio(1, 3) {
-            let table = TABLES[rng.gen_range(0..2)];
-            let ids = &live[table];
-            let index = rng.gen_range(0..ids.len());
-            let id = ids[index];
-            let row = tx
-                .query_one(
-                    &format!("DELETE FROM {table} WHERE id = $1 RETURNING version"),
-                    &[&id],
-                )
-                .await
-                .unwrap();
-            changes.push((table, id, i64::from(row.get::<_, i32>(0)), true));
-            deleted = Some((table, index));
-        }
-        tx.commit().await.unwrap();
-
-        // Committed: into the ledger.
-        for (table, id, version, is_delete) in changes {
-            let previous = ledger
-                .rows
-                .get_mut(table)
-                .unwrap()
-                .insert(id, (version, is_delete));
-            match (previous, is_delete) {
-                (None, _) => {
-                    ledger.inserts += 1;
-                    live.get_mut(table).unwrap().push(id);
-                }
-                (Some(_), true) => ledger.deletes += 1,
-                (Some(_), false) => ledger.updates += 1,
-            }
-        }
-        if let Some((table, index)) = deleted {
-            live.get_mut(table).unwrap().swap_remove(index);
-        }
-        ledger.transactions += 1;
-        committed.fetch_add(1, Ordering::SeqCst);
-        // A steady load of a few hundred changes a second.
-        tokio::time::sleep(Duration::from_millis(rng.gen_range(5..=15))).await;
-    }
-    ledger
-}
-
-/// The generator on a thread and runtime of its own.
-fn spawn_generator(
-    db: &TestDb,
-    seed: u64,
-    stop: CancellationToken,
-    committed: Arc<AtomicU64>,
-) -> std::thread::JoinHandle<Ledger> {
-    let server = db.server.clone();
-    let name = db.name.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let sql = server.connect(&name).await.unwrap();
-            generate(sql, seed, stop, committed).await
-        })
-    })
-}
-
-/// How `pgcdc connect` is started for this test: config file, log, state directory.
-struct Deployment {
-    config: PathBuf,
-    log: PathBuf,
-    state_dir: PathBuf,
-    offsets_topic: String,
-}
-
-impl Deployment {
-    fn new(db: &TestDb) -> Deployment {
-        let config = artifact_path(&format!("{}.json", db.name)).unwrap();
-        write_config(
-            &config,
-            &connector::properties(db, json!({"topic.creation.default.partitions": "3"})),
-        )
-        .unwrap();
-        let state_dir = artifact_path(&format!("{}-state", db.name)).unwrap();
-        std::fs::create_dir_all(&state_dir).unwrap();
-        Deployment {
-            config,
-            log: artifact_path(&format!("{}.log", db.name)).unwrap(),
-            state_dir,
-            offsets_topic: connector::offsets_topic(db),
-        }
-    }
-
-    /// The first start, with the connector's configuration file.
-    fn start(&self) -> ConnectProcess {
-        self.launch(Some(&self.config))
-    }
-
-    /// After a passing run: its files are not needed (a failing run keeps them).
-    fn remove_files(&self) {
-        let _ = std::fs::remove_file(&self.config);
-        let _ = std::fs::remove_file(&self.log);
-        let _ = std::fs::remove_dir_all(&self.state_dir);
-    }
-
-    /// A restart, as a supervisor restarts the container: the worker resumes the
-    /// connector from its state directory. (With `--config` again, the worker would
-    /// apply the unchanged configuration and restart the task it had just started,
-    /// which only makes every restart slower.)
-    fn restart(&self) -> ConnectProcess {
-        self.launch(None)
-    }
-
-    fn launch(&self, config: Option<&std::path::Path>) -> ConnectProcess {
-        ConnectProcess::start(
-            config,
-            Stack::get().kafka_bootstrap(),
-            &self.offsets_topic,
-            &self.state_dir,
-            &self.log,
-        )
-        .unwrap()
-    }
-}
 
 async fn is_streaming(db: &TestDb) -> bool {
     wait_streaming(db, &db.slot_name(), Duration::ZERO)
@@ -247,7 +42,7 @@ async fn sigkill_during_load_loses_nothing_and_duplicates_nothing() {
     let db = TestDb::create("crash").await.unwrap();
     let sql = db.client().await.unwrap();
     sql.batch_execute(SCHEMA).await.unwrap();
-    let deployment = Deployment::new(&db);
+    let deployment = Deployment::new(&db, Stack::get().kafka_bootstrap());
     eprintln!("connector log: {}", deployment.log.display());
 
     // The initial snapshot completes before the first kill (a crash during the
@@ -274,7 +69,13 @@ async fn sigkill_during_load_loses_nothing_and_duplicates_nothing() {
     eprintln!("load generator seed: {seed}");
     let stop = CancellationToken::new();
     let committed = Arc::new(AtomicU64::new(0));
-    let generator = spawn_generator(&db, seed, stop.clone(), Arc::clone(&committed));
+    let generator = spawn_generator(
+        &db,
+        seed,
+        stop.clone(),
+        Arc::clone(&committed),
+        Ledger::default(),
+    );
 
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     let mut killed_while_streaming = 0;
@@ -355,77 +156,17 @@ async fn sigkill_during_load_loses_nothing_and_duplicates_nothing() {
         .await
         .unwrap();
 
-    // The checker: per-key rules, the table's final state, and the ledger.
-    let mut problems = Vec::new();
-    let mut updates_seen = 0;
-    for table in TABLES {
-        let events = read_all(&table_topic(&db, table)).await.unwrap();
-        let rules = Rules {
-            full_before: table == "orders",
-            ..Rules::default()
-        };
-        let histories = match consistency::histories(&events, rules) {
-            Ok(histories) => histories,
-            Err(violations) => {
-                problems.extend(violations.into_iter().map(|v| format!("{table}: {v}")));
-                continue;
-            }
-        };
-        let rows = consistency::table_rows(&sql, table).await.unwrap();
-        problems.extend(
-            consistency::compare_with_table(&histories, &rows)
-                .into_iter()
-                .map(|d| format!("{table}: {d}")),
-        );
-        problems.extend(
-            against_ledger(&histories, &ledger.rows[table])
-                .into_iter()
-                .map(|d| format!("{table}: {d}")),
-        );
-        updates_seen += histories.values().map(|h| h.updates as u64).sum::<u64>();
-    }
+    let problems = check_topics(&kafka::client_config(), &db, &sql, &ledger)
+        .await
+        .unwrap();
     assert!(
         problems.is_empty(),
         "the topics do not hold every committed change exactly once (seed {seed}; log {}): {}",
         deployment.log.display(),
         consistency::summary(&problems, 30)
     );
-    assert_eq!(updates_seen, ledger.updates);
     eprintln!("checked in {:.0}s", started.elapsed().as_secs_f64());
     deployment.remove_files();
-}
-
-/// Every row the ledger knows has the history the ledger says: inserted once (the
-/// snapshot's rows as `r` at version 1, the generator's as `c` at version 1), every
-/// committed update (the last version is the ledger's), deleted when it was.
-fn against_ledger(
-    histories: &BTreeMap<i64, History>,
-    ledger: &BTreeMap<i64, (i64, bool)>,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (id, &(version, deleted)) in ledger {
-        let Some(history) = histories.get(id) else {
-            problems.push(format!("{id}: committed, but not in the topic"));
-            continue;
-        };
-        let first_op = if *id <= INITIAL_ROWS { "r" } else { "c" };
-        if history.first_op != first_op || history.first_version != 1 {
-            problems.push(format!(
-                "{id}: begins with {} at version {}, expected {first_op} at version 1",
-                history.first_op, history.first_version
-            ));
-        }
-        if history.last_version != version || history.deleted != deleted {
-            problems.push(format!(
-                "{id}: the topic ends at version {} (deleted: {}), the ledger at {version} (deleted: {deleted})",
-                history.last_version, history.deleted
-            ));
-        }
-    }
-    for id in histories.keys().filter(|id| !ledger.contains_key(id)) {
-        problems.push(format!("{id}: in the topic but never written"));
-    }
-    problems
 }
 
 /// A crash during the initial snapshot: the next start snapshots again from a new
@@ -443,7 +184,7 @@ async fn sigkill_during_the_initial_snapshot_loses_no_row() {
     ))
     .await
     .unwrap();
-    let deployment = Deployment::new(&db);
+    let deployment = Deployment::new(&db, Stack::get().kafka_bootstrap());
     eprintln!("connector log: {}", deployment.log.display());
     let topic = table_topic(&db, "items");
 
