@@ -32,12 +32,15 @@ pub fn parse(text: &str, references: &[String]) -> Result<AvroSchema, RegistryEr
     // apache-avro 0.21 panics (unwraps) on some invalid names instead of returning an
     // error, so names are checked first, and a panic that still escapes is caught.
     check_names(&json)?;
-    // apache-avro is the judge of validity (names, defaults, duplicate fields, ...).
+    // apache-avro is the judge of validity (names, defaults, duplicate fields, ...),
+    // except for the defaults it misjudges, which are checked here and hidden from it.
+    let mut judged = json.clone();
+    check_logical_byte_defaults(&mut judged)?;
     let validated = std::panic::catch_unwind(|| {
         if references.is_empty() {
-            apache_avro::Schema::parse(&json).map(drop)
+            apache_avro::Schema::parse(&judged).map(drop)
         } else {
-            apache_avro::Schema::parse_str_with_list(text, references).map(drop)
+            apache_avro::Schema::parse_str_with_list(&judged.to_string(), references).map(drop)
         }
     })
     .map_err(|_| invalid("the Avro parser rejected this schema".to_owned()))?;
@@ -57,6 +60,83 @@ pub fn parse(text: &str, references: &[String]) -> Result<AvroSchema, RegistryEr
             named: model.named,
         },
     })
+}
+
+/// apache-avro 0.21 refuses the default of a field whose type (or, in a union, first
+/// branch) is `bytes` or `fixed` with a logical type — Connect's decimals — although
+/// the specification makes it a JSON string of code points 0-255, as for any bytes
+/// (Confluent's AvroData writes `"default": "\u0000\u0096"` for a column
+/// `numeric(5,2) DEFAULT 1.50`). Such defaults are checked here by that rule and
+/// removed from the copy apache-avro judges; the stored schema keeps them.
+fn check_logical_byte_defaults(value: &mut Value) -> Result<(), RegistryError> {
+    match value {
+        Value::Array(branches) => branches
+            .iter_mut()
+            .try_for_each(check_logical_byte_defaults),
+        Value::Object(object) => {
+            if let Some(Value::Array(fields)) = object.get_mut("fields") {
+                for field in fields.iter_mut().filter_map(Value::as_object_mut) {
+                    let size = field.get("type").and_then(logical_bytes_size);
+                    if let (Some(size), Some(default)) = (size, field.get("default")) {
+                        let name = field.get("name").and_then(Value::as_str).unwrap_or("?");
+                        check_bytes_default(name, default, size)?;
+                        field.remove("default");
+                    }
+                    if let Some(inner) = field.get_mut("type") {
+                        check_logical_byte_defaults(inner)?;
+                    }
+                }
+            }
+            for key in ["type", "items", "values"] {
+                if let Some(inner) = object.get_mut(key) {
+                    check_logical_byte_defaults(inner)?;
+                }
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// For a type whose default must be a bytes string and that carries a logical type:
+/// `Some(None)` for bytes, `Some(Some(size))` for fixed.
+fn logical_bytes_size(ty: &Value) -> Option<Option<usize>> {
+    let first = match ty {
+        Value::Array(branches) => branches.first()?,
+        other => other,
+    };
+    let object = first.as_object()?;
+    object.get("logicalType")?;
+    match object.get("type")?.as_str()? {
+        "bytes" => Some(None),
+        "fixed" => Some(Some(usize::try_from(object.get("size")?.as_u64()?).ok()?)),
+        _ => None,
+    }
+}
+
+fn check_bytes_default(
+    field: &str,
+    default: &Value,
+    size: Option<usize>,
+) -> Result<(), RegistryError> {
+    let invalid = |why: String| RegistryError::InvalidSchema {
+        reason: format!("invalid default for field '{field}': {why}"),
+    };
+    let text = default
+        .as_str()
+        .ok_or_else(|| invalid(format!("{default} is not a string of bytes")))?;
+    if text.chars().any(|c| u32::from(c) > 0xff) {
+        return Err(invalid(
+            "a bytes default holds code points 0-255 only".into(),
+        ));
+    }
+    match size {
+        Some(size) if text.chars().count() != size => Err(invalid(format!(
+            "{} bytes for a fixed of size {size}",
+            text.chars().count()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Whether `name` is an Avro name (`[A-Za-z_][A-Za-z0-9_]*`), or with `dotted` a
@@ -608,6 +688,42 @@ mod tests {
             match parse(bad, &[]) {
                 Err(RegistryError::InvalidSchema { reason }) => assert!(!reason.is_empty()),
                 other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn decimal_defaults_are_judged_by_the_bytes_rule() {
+        let decimal = r#"{"type":"bytes","logicalType":"decimal","precision":5,"scale":2,"connect.name":"org.apache.kafka.connect.data.Decimal"}"#;
+        let fixed = r#"{"type":"fixed","name":"F","size":2,"logicalType":"decimal","precision":4,"scale":1}"#;
+        let record = |ty: &str, default: &str| {
+            format!(
+                r#"{{"type":"record","name":"V","fields":[{{"name":"discount","type":{ty},"default":{default}}}]}}"#
+            )
+        };
+        for (ty, default) in [
+            (format!("[{decimal},\"null\"]"), r#""\u0000\u0096""#),
+            (decimal.to_owned(), r#""\u0000\u0096""#),
+            (format!("[\"null\",{decimal}]"), "null"),
+            (fixed.to_owned(), r#""\u0000\u000f""#),
+        ] {
+            let text = record(&ty, default);
+            let parsed = parse(&text, &[]).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert!(parsed.canonical.contains("default"), "{}", parsed.canonical);
+        }
+        for (ty, default, says) in [
+            (decimal.to_owned(), "1.5", "not a string of bytes"),
+            (decimal.to_owned(), r#""\u0100""#, "code points 0-255"),
+            (fixed.to_owned(), r#""\u0000""#, "fixed of size 2"),
+        ] {
+            match parse(&record(&ty, default), &[]) {
+                Err(RegistryError::InvalidSchema { reason }) => {
+                    assert!(
+                        reason.contains(says) && reason.contains("discount"),
+                        "{reason}"
+                    )
+                }
+                other => panic!("{ty} {default}: {other:?}"),
             }
         }
     }
