@@ -1,16 +1,21 @@
 //! A batch of consumed records → per-table merge plans: decode each record, find its
 //! table, lay its key and row out as the table's columns, and reduce each table's
-//! changes ([`plan::reduce`]). Pure apart from the decoder's schema cache.
+//! changes ([`plan::reduce`]). Pure apart from the decoder's schema cache (filled
+//! beforehand by [`Preparer::fetch_schemas`]).
+//!
+//! A record that fails here is poison ([`crate::poison`]): with `tolerate` it is left
+//! out of the plans and listed, otherwise it stops the batch with an error naming it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::config::{PrimaryKeyMode, SinkConfig};
-use crate::decode::RecordDecoder;
+use crate::decode::{RecordBytes, RecordDecoder, Side};
 use crate::error::SinkError;
 use crate::event::{change_of, ChangeEvent, Operation};
 use crate::naming::{TableName, TableNameFormat};
 use crate::plan::{self, Change, TablePlan};
+use crate::poison::{RecordFailure, Rejected, Stage};
 use crate::table::{RowLayout, TableSpec};
 
 /// One consumed Kafka record.
@@ -21,6 +26,27 @@ pub struct Consumed {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
+    /// The record's headers (kept for the dead-letter topic, as Connect does).
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl Consumed {
+    /// The task error for this record failing with `failure`.
+    pub fn error(&self, failure: &RecordFailure) -> SinkError {
+        SinkError::Record {
+            topic: self.topic.clone(),
+            partition: self.partition,
+            offset: self.offset,
+            reason: failure.reason.clone(),
+        }
+    }
+}
+
+/// A batch's plans, and the records left out of them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Prepared {
+    pub tables: Vec<PreparedTable>,
+    pub rejected: Vec<Rejected>,
 }
 
 /// A table's share of a batch, ready to merge.
@@ -64,30 +90,68 @@ impl Preparer {
                 },
             ]))
         })?;
+        let decoder = RecordDecoder::new(&config.key_converter, &config.value_converter)
+            .map_err(SinkError::Registry)?;
         Ok(Preparer {
-            decoder: RecordDecoder::new(config.converter),
+            decoder,
             config,
             format,
         })
     }
 
-    /// The plans for `records` (in consumption order: each partition in offset order).
-    pub fn prepare(&mut self, records: &[Consumed]) -> Result<Vec<PreparedTable>, SinkError> {
+    /// Fetches the schemas `records` were written with (Avro: from the registry).
+    pub async fn fetch_schemas(&mut self, records: &[Consumed]) -> Result<(), SinkError> {
+        // Collected first: a closure in the iterator would make this future's
+        // lifetimes too specific to be spawned.
+        let sides: Vec<RecordBytes<'_>> = records
+            .iter()
+            .map(|r| (r.key.as_deref(), r.value.as_deref()))
+            .collect();
+        self.decoder
+            .fetch_schemas(sides)
+            .await
+            .map_err(SinkError::Registry)
+    }
+
+    /// The plans for `records` (in consumption order: each partition in offset
+    /// order). With `tolerate`, poison records are listed instead of failing the batch.
+    pub fn prepare(&mut self, records: &[Consumed], tolerate: bool) -> Result<Prepared, SinkError> {
         let config = Arc::clone(&self.config);
         let mut tables: Vec<TableAccumulator> = Vec::new();
         let mut by_name: HashMap<TableName, usize> = HashMap::new();
+        let mut rejected = Vec::new();
+        let mut reject = |index: usize, failure: RecordFailure| -> Result<(), SinkError> {
+            if tolerate {
+                rejected.push(Rejected { index, failure });
+                Ok(())
+            } else {
+                Err(records[index].error(&failure))
+            }
+        };
         for (index, record) in records.iter().enumerate() {
-            let fail = |reason: String| SinkError::Record {
-                topic: record.topic.clone(),
-                partition: record.partition,
-                offset: record.offset,
-                reason,
-            };
-            let decoded = self
+            let fail = |reason: String| RecordFailure::new(Stage::TaskPut, reason);
+            let decoded = match self
                 .decoder
                 .decode(record.key.as_deref(), record.value.as_deref())
-                .map_err(fail)?;
-            let Some(change) = change_of(decoded).map_err(fail)? else {
+            {
+                Ok(decoded) => decoded,
+                Err(failure) => {
+                    let stage = match failure.side {
+                        Side::Key => Stage::KeyConverter,
+                        Side::Value => Stage::ValueConverter,
+                    };
+                    reject(index, RecordFailure::new(stage, failure.to_string()))?;
+                    continue;
+                }
+            };
+            let change = match change_of(decoded) {
+                Ok(change) => change,
+                Err(reason) => {
+                    reject(index, fail(reason))?;
+                    continue;
+                }
+            };
+            let Some(change) = change else {
                 continue;
             };
             let wanted = match change.operation {
@@ -113,9 +177,18 @@ impl Preparer {
                 Err(_) if change.source.is_none() && change.operation == Operation::Delete => {
                     continue
                 }
-                Err(reason) => return Err(fail(reason)),
+                Err(reason) => {
+                    reject(index, fail(reason))?;
+                    continue;
+                }
             };
-            let name = TableName::parse(&resolved, config.quote_identifiers).map_err(fail)?;
+            let name = match TableName::parse(&resolved, config.quote_identifiers) {
+                Ok(name) => name,
+                Err(reason) => {
+                    reject(index, fail(reason))?;
+                    continue;
+                }
+            };
             let slot = *by_name.entry(name.clone()).or_insert_with(|| {
                 tables.push(TableAccumulator {
                     name,
@@ -145,19 +218,17 @@ impl Preparer {
                     let layout = match table.layouts.get(&id) {
                         Some(layout) => Arc::clone(layout),
                         None => {
-                            let layout = Arc::new(
-                                RowLayout::new(
-                                    &config,
-                                    key_schema.map(|k| k.as_ref()),
-                                    row.map(|r| r.schema()),
-                                )
-                                .map_err(|source| {
-                                    SinkError::Layout {
-                                        table: table.name.to_string(),
-                                        source,
-                                    }
-                                })?,
-                            );
+                            let layout = match RowLayout::new(
+                                &config,
+                                key_schema.map(|k| k.as_ref()),
+                                row.map(|r| r.schema()),
+                            ) {
+                                Ok(layout) => Arc::new(layout),
+                                Err(source) => {
+                                    reject(index, fail(format!("table {}: {source}", table.name)))?;
+                                    continue;
+                                }
+                            };
                             if operation == Operation::Upsert {
                                 table.spec.merge(&layout.spec);
                             } else {
@@ -183,47 +254,47 @@ impl Preparer {
             let name = table.name;
             let mut changes = Vec::with_capacity(table.events.len());
             for (layout, change, index) in table.events {
-                let record = &records[index];
-                let fail = |reason: String| SinkError::Record {
-                    topic: record.topic.clone(),
-                    partition: record.partition,
-                    offset: record.offset,
-                    reason: format!("table {name}: {reason}"),
+                let fail = |e: crate::table::LayoutError| {
+                    RecordFailure::new(Stage::TaskPut, format!("table {name}: {e}"))
                 };
                 let key_value = change.key.as_ref().map(|k| &k.value);
                 let row_values = change.row.as_ref().map(|r| r.values.as_slice());
-                changes.push(match (change.operation, layout) {
-                    (Operation::Truncate, _) => Change::Truncate,
-                    (_, None) => continue,
-                    (Operation::Upsert, Some(layout)) => {
-                        let key = layout
-                            .key_texts(key_value, row_values)
-                            .map_err(|e| fail(e.to_string()))?;
-                        let cells = layout
-                            .cells(
+                let planned = match (change.operation, layout) {
+                    (Operation::Truncate, _) => Ok(Some(Change::Truncate)),
+                    (_, None) => Ok(None),
+                    (Operation::Upsert, Some(layout)) => layout
+                        .key_texts(key_value, row_values)
+                        .and_then(|key| {
+                            let cells = layout.cells(
                                 &spec,
                                 row_values.unwrap_or_default(),
                                 key.as_deref(),
                                 placeholder,
-                            )
-                            .map_err(|e| fail(e.to_string()))?;
-                        Change::Upsert { key, cells }
-                    }
+                            )?;
+                            Ok(Some(Change::Upsert { key, cells }))
+                        })
+                        .map_err(fail),
                     (Operation::Delete, Some(layout)) => {
                         let key_row = match config.primary_key_mode {
                             PrimaryKeyMode::RecordKey => None,
                             _ => row_values,
                         };
-                        let Some(key) = layout
+                        layout
                             .key_texts(key_value, key_row)
-                            .map_err(|e| fail(e.to_string()))?
-                        else {
-                            continue;
-                        };
-                        let cells = layout.key_cells(&spec, &key);
-                        Change::Delete { key, cells }
+                            .map(|key| {
+                                key.map(|key| {
+                                    let cells = layout.key_cells(&spec, &key);
+                                    Change::Delete { key, cells }
+                                })
+                            })
+                            .map_err(fail)
                     }
-                });
+                };
+                match planned {
+                    Ok(Some(change)) => changes.push(change),
+                    Ok(None) => {}
+                    Err(failure) => reject(index, failure)?,
+                }
             }
             prepared.push(PreparedTable {
                 name,
@@ -232,6 +303,10 @@ impl Preparer {
                 plan: plan::reduce(changes),
             });
         }
-        Ok(prepared)
+        rejected.sort_by_key(|r| r.index);
+        Ok(Prepared {
+            tables: prepared,
+            rejected,
+        })
     }
 }

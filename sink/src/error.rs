@@ -52,6 +52,18 @@ pub enum SinkError {
     /// The warehouse offsets could not be read when partitions were assigned.
     #[error("reading the stored offsets on partition assignment: {0}")]
     Assignment(String),
+    /// The schema registry (Avro converter) could not answer.
+    #[error("schema registry: {0}")]
+    Registry(pgcdc_schemas::avro::AvroError),
+    /// Tolerated records could not be written to the dead-letter topic; the batch was
+    /// not committed.
+    #[error("dead-letter topic {topic}: {reason}")]
+    DeadLetter {
+        topic: String,
+        reason: String,
+        /// A broker that is away, as opposed to a topic that cannot be created.
+        retriable: bool,
+    },
 }
 
 impl SinkError {
@@ -71,6 +83,8 @@ impl SinkError {
             | SinkError::Assignment(_)
             | SinkError::DdlConflict { .. } => true,
             SinkError::Warehouse { source, .. } => is_retriable_sql(source),
+            SinkError::Registry(e) => e.is_retriable(),
+            SinkError::DeadLetter { retriable, .. } => *retriable,
             SinkError::Config(_)
             | SinkError::Record { .. }
             | SinkError::Layout { .. }

@@ -9,25 +9,30 @@
 //! - [`consumer`]: the Kafka consumer; partitions are assigned at the offsets the
 //!   warehouse holds;
 //! - [`task`]: batching by size and latency, draining on shutdown, restarts;
-//! - [`decode`]: record bytes → Connect schema and value (JsonConverter today);
+//! - [`decode`]: record bytes → Connect schema and value (JsonConverter, or
+//!   Confluent's AvroConverter through the schema registry);
 //! - [`event`]: Debezium envelope → upsert, delete or truncate;
 //! - [`naming`], [`table`], [`types`], [`values`]: the target table, its columns and
 //!   types, and each value as PostgreSQL text;
 //! - [`batch`], [`plan`]: a batch → per-table plans, last change per key;
 //! - [`merge`]: a plan → COPY data and set-based statements;
 //! - [`warehouse`]: one transaction per batch with its offsets;
+//! - [`poison`], [`dead_letter`]: records that cannot be applied, `errors.tolerance`
+//!   and the dead-letter topic;
 //! - [`config`]: the Debezium JDBC sink properties;
 //! - [`verify`]: reconciling a source table with its warehouse copy.
 
 pub mod batch;
 pub mod config;
 pub mod consumer;
+pub mod dead_letter;
 pub mod decode;
 pub mod error;
 pub mod event;
 pub mod merge;
 pub mod naming;
 pub mod plan;
+pub mod poison;
 pub mod table;
 pub mod task;
 pub mod types;

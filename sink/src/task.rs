@@ -6,6 +6,11 @@
 //! for monitoring. Records below a partition's stored offset are skipped (a replay
 //! after an assignment), so each record is applied once.
 //!
+//! A poison record ([`crate::poison`]) stops the task with an error naming its
+//! topic, partition and offset, or with `errors.tolerance=all` is left out of the
+//! batch (and sent to the dead-letter topic, before the batch commits: see
+//! [`crate::dead_letter`]) while the rest of the batch applies.
+//!
 //! Shutdown (SIGTERM) drains: the open batch is applied and committed, then the task
 //! ends. [`run_until_stopped`] restarts after retriable failures with exponential
 //! backoff; every restart begins again from the warehouse's offsets.
@@ -16,16 +21,18 @@ use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::message::Message;
+use rdkafka::message::{Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::batch::{Consumed, Preparer};
-use crate::config::SinkConfig;
+use crate::config::{ErrorTolerance, SinkConfig};
 use crate::consumer::{self, lock, Assignment, SinkConsumer};
+use crate::dead_letter::DeadLetters;
 use crate::error::SinkError;
-use crate::warehouse::{PartitionCommit, TopicPartition, Warehouse};
+use crate::poison::{is_row_rejection, RecordFailure, Rejected};
+use crate::warehouse::{EachApplied, PartitionCommit, RecordTables, TopicPartition, Warehouse};
 
 /// What a run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,6 +45,9 @@ pub struct SinkStats {
     pub rows: u64,
     /// Records skipped because the warehouse already had them.
     pub skipped: u64,
+    /// Poison records left out under `errors.tolerance=all` (and sent to the
+    /// dead-letter topic when one is set).
+    pub rejected: u64,
 }
 
 #[derive(Debug)]
@@ -102,6 +112,18 @@ pub async fn run(
 ) -> Result<SinkStats, SinkError> {
     let mut warehouse = Warehouse::connect(Arc::clone(&config)).await?;
     let mut preparer = Preparer::new(Arc::clone(&config))?;
+    let dead_letters = match (&config.dead_letter_queue, config.errors_tolerance) {
+        (Some(queue), ErrorTolerance::All) => {
+            Some(DeadLetters::start(queue, &config, kafka).await?)
+        }
+        _ => None,
+    };
+    let mut apply = Apply {
+        config: &config,
+        warehouse: &mut warehouse,
+        preparer: &mut preparer,
+        dead_letters: dead_letters.as_ref(),
+    };
     let (consumer, assignment) = consumer::subscribe(&config, kafka)?;
     tracing::info!(sink = %config.name, group = %config.group_id(), "sink started");
     let mut stats = SinkStats::default();
@@ -115,16 +137,7 @@ pub async fn run(
             .since
             .is_some_and(|since| since.elapsed() >= config.batch_max_latency);
         if full || due {
-            flush(
-                &config,
-                &consumer,
-                &assignment,
-                &mut warehouse,
-                &mut preparer,
-                &mut batch,
-                &mut stats,
-            )
-            .await?;
+            flush(&mut apply, &consumer, &assignment, &mut batch, &mut stats).await?;
             continue;
         }
         let deadline = batch
@@ -143,6 +156,12 @@ pub async fn run(
                         offset: message.offset(),
                         key: message.key().map(<[u8]>::to_vec),
                         value: message.payload().map(<[u8]>::to_vec),
+                        headers: message.headers().map_or_else(Vec::new, |headers| {
+                            headers
+                                .iter()
+                                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                                .collect()
+                        }),
                     };
                     drop(message);
                     add(&assignment, &mut batch, record, &mut stats);
@@ -152,16 +171,7 @@ pub async fn run(
         }
     }
     // Drain: what was read is applied before the task ends.
-    flush(
-        &config,
-        &consumer,
-        &assignment,
-        &mut warehouse,
-        &mut preparer,
-        &mut batch,
-        &mut stats,
-    )
-    .await?;
+    flush(&mut apply, &consumer, &assignment, &mut batch, &mut stats).await?;
     tracing::info!(sink = %config.name, ?stats, "sink stopped");
     Ok(stats)
 }
@@ -204,15 +214,22 @@ fn add(
     batch.records.push(record);
 }
 
+/// What applying a batch needs.
+struct Apply<'a> {
+    config: &'a SinkConfig,
+    warehouse: &'a mut Warehouse,
+    preparer: &'a mut Preparer,
+    dead_letters: Option<&'a DeadLetters>,
+}
+
 async fn flush(
-    config: &SinkConfig,
+    apply: &mut Apply<'_>,
     consumer: &SinkConsumer,
     assignment: &Mutex<Assignment>,
-    warehouse: &mut Warehouse,
-    preparer: &mut Preparer,
     batch: &mut OpenBatch,
     stats: &mut SinkStats,
 ) -> Result<(), SinkError> {
+    let config = apply.config;
     {
         let state = lock(assignment);
         let dropped = batch.drop_stale(&state);
@@ -228,7 +245,6 @@ async fn flush(
         return Ok(());
     }
     let open = std::mem::take(batch);
-    let tables = preparer.prepare(&open.records)?;
     let commits: Vec<PartitionCommit> = open
         .partitions
         .iter()
@@ -240,14 +256,15 @@ async fn flush(
             })
         })
         .collect();
-    let applied = warehouse.apply(&tables, &commits).await?;
+    let (rows, rejected) = apply_batch(apply, &open.records, &commits).await?;
     stats.batches += 1;
     stats.records += open.records.len() as u64;
-    stats.rows += applied.rows;
+    stats.rows += rows;
+    stats.rejected += rejected;
     tracing::debug!(
         records = open.records.len(),
-        rows = applied.rows,
-        tables = applied.tables,
+        rows,
+        rejected,
         "batch committed"
     );
 
@@ -276,6 +293,88 @@ async fn flush(
     Ok(())
 }
 
+/// Applies `records` with their offsets: rows changed and records rejected.
+async fn apply_batch(
+    apply: &mut Apply<'_>,
+    records: &[Consumed],
+    commits: &[PartitionCommit],
+) -> Result<(u64, u64), SinkError> {
+    let config = apply.config;
+    let tolerate = config.errors_tolerance == ErrorTolerance::All;
+    apply.preparer.fetch_schemas(records).await?;
+    let prepared = apply.preparer.prepare(records, tolerate)?;
+    // Known before the transaction: out before it commits.
+    reject(apply.dead_letters, config, records, &prepared.rejected).await?;
+    let error = match apply.warehouse.apply(&prepared.tables, commits).await {
+        Ok(applied) => return Ok((applied.rows, prepared.rejected.len() as u64)),
+        Err(e) => e,
+    };
+    if !matches!(&error, SinkError::Warehouse { source, .. } if is_row_rejection(source)) {
+        return Err(error);
+    }
+    tracing::warn!(error = %error, sink = %config.name, "the warehouse refused a row of the batch; applying the batch record by record to find it");
+    let mut each = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        if prepared.rejected.iter().any(|r| r.index == index) {
+            continue;
+        }
+        let tables = apply
+            .preparer
+            .prepare(std::slice::from_ref(record), false)?
+            .tables;
+        each.push(RecordTables { index, tables });
+    }
+    let dead_letters = apply.dead_letters;
+    let before_commit = |refused: Vec<(usize, String)>| async move {
+        let refused: Vec<Rejected> = refused
+            .into_iter()
+            .map(|(index, reason)| Rejected {
+                index,
+                failure: RecordFailure::warehouse(reason),
+            })
+            .collect();
+        reject(dead_letters, config, records, &refused).await
+    };
+    match apply
+        .warehouse
+        .apply_each(&each, commits, tolerate, before_commit)
+        .await?
+    {
+        EachApplied::Committed { stats, refused } => {
+            Ok((stats.rows, (prepared.rejected.len() + refused.len()) as u64))
+        }
+        EachApplied::Refused { index, reason } => {
+            Err(records[index].error(&RecordFailure::warehouse(reason)))
+        }
+    }
+}
+
+/// Logs tolerated records and sends them to the dead-letter topic, if any.
+async fn reject(
+    dead_letters: Option<&DeadLetters>,
+    config: &SinkConfig,
+    records: &[Consumed],
+    rejected: &[Rejected],
+) -> Result<(), SinkError> {
+    for rejection in rejected {
+        let record = &records[rejection.index];
+        tracing::warn!(
+            sink = %config.name,
+            topic = %record.topic,
+            partition = record.partition,
+            offset = record.offset,
+            stage = rejection.failure.stage.name(),
+            reason = %rejection.failure.reason,
+            "record skipped (errors.tolerance=all){}",
+            if dead_letters.is_some() { "; sent to the dead-letter topic" } else { "" }
+        );
+    }
+    match dead_letters {
+        Some(queue) if !rejected.is_empty() => queue.send(config, records, rejected).await,
+        _ => Ok(()),
+    }
+}
+
 /// Runs the sink until `shutdown`, restarting after retriable failures with
 /// exponential backoff (1 s doubling to 60 s, with jitter).
 pub async fn run_until_stopped(
@@ -298,6 +397,7 @@ pub async fn run_until_stopped(
                 total.records += stats.records;
                 total.rows += stats.rows;
                 total.skipped += stats.skipped;
+                total.rejected += stats.rejected;
                 return Ok(total);
             }
             Err(e) if e.is_retriable() && !shutdown.is_cancelled() => {

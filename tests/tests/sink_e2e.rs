@@ -4,11 +4,17 @@
 //! that leave out-of-line (TOASTed) values unchanged: once the load stops and the sink
 //! catches up, every table equals its warehouse copy, column for column (and
 //! `pgcdc verify` says so), and the warehouse's offsets are the topics' ends.
+//!
+//! The load runs twice: with JsonConverter, and with Confluent's AvroConverter on both
+//! sides through pgcdc's registry (the connector registers, the sink reads schemas by
+//! id), which is how the issue's acceptance tests are meant to run.
 
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pgcdc_schemas::registry::{self, Registry};
 use pgcdc_sink::verify::{verify, VerifyOptions};
 use pgcdc_tests::sink_support::{
     comparing_client, end_offsets, sink_config, sink_properties, stored_offsets, wait_equal,
@@ -16,7 +22,7 @@ use pgcdc_tests::sink_support::{
 };
 use pgcdc_tests::TestDb;
 use rand::Rng;
-use serde_json::json;
+use serde_json::{json, Value};
 
 const SCHEMA: &str = "
 CREATE TABLE orders (
@@ -195,15 +201,47 @@ impl Load {
     }
 }
 
+/// pgcdc's embedded Confluent-compatible registry, in-process; its URL.
+async fn start_registry() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(registry::serve(listener, Arc::new(Registry::in_memory())));
+    url
+}
+
+/// `key.converter`/`value.converter` properties: Confluent's AvroConverter through
+/// `registry`, or (None) the JsonConverter default.
+fn converters(registry: Option<&str>) -> Value {
+    match registry {
+        None => json!({}),
+        Some(url) => json!({
+            "key.converter": "io.confluent.connect.avro.AvroConverter",
+            "key.converter.schema.registry.url": url,
+            "value.converter": "io.confluent.connect.avro.AvroConverter",
+            "value.converter.schema.registry.url": url,
+        }),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_under_load_with_truncate_and_added_columns_equals_the_source() {
+    stream_under_load("sink_e2e", None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_under_load_in_avro_through_the_registry_equals_the_source() {
+    let registry = start_registry().await;
+    stream_under_load("sink_e2e_avro", Some(&registry)).await;
+}
+
+async fn stream_under_load(label: &str, registry: Option<&str>) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
     let started = Instant::now();
-    let source = TestDb::create("sink_e2e_src").await.unwrap();
-    let warehouse = TestDb::create("sink_e2e_dw").await.unwrap();
+    let source = TestDb::create(&format!("{label}_src")).await.unwrap();
+    let warehouse = TestDb::create(&format!("{label}_dw")).await.unwrap();
     let sql = source.client().await.unwrap();
     sql.batch_execute(SCHEMA).await.unwrap();
     let mut load = Load {
@@ -221,7 +259,7 @@ async fn stream_under_load_with_truncate_and_added_columns_equals_the_source() {
             .unwrap();
     }
 
-    let connector = Connector::start(&source, json!({})).unwrap();
+    let connector = Connector::start(&source, converters(registry)).unwrap();
     let prefix = source.topic_prefix();
     let topics = vec![
         format!("{prefix}.public.orders"),
@@ -236,7 +274,10 @@ async fn stream_under_load_with_truncate_and_added_columns_equals_the_source() {
         &sink_name,
         &warehouse,
         &topics,
-        json!({"batch.size": "200", "batch.max.latency.ms": "100"}),
+        merge(
+            json!({"batch.size": "200", "batch.max.latency.ms": "100"}),
+            converters(registry),
+        ),
     );
     let sink = SinkTask::start(sink_config(&properties).unwrap());
 
@@ -351,9 +392,16 @@ async fn stream_under_load_with_truncate_and_added_columns_equals_the_source() {
     let stats = sink.stop().await.unwrap();
     connector.stop().await.unwrap();
     eprintln!(
-        "{transactions} transactions, {rows} orders, {placeholders} unchanged-TOAST records; sink {stats:?}; caught up {caught_up:?} after the load; test {:?}",
+        "{label}: {transactions} transactions, {rows} orders, {placeholders} unchanged-TOAST records; sink {stats:?}; caught up {caught_up:?} after the load; test {:?}",
         started.elapsed()
     );
+}
+
+fn merge(mut base: Value, extra: Value) -> Value {
+    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+    base
 }
 
 /// `schema.evolution=none` refuses a missing table by name; the task stops with the

@@ -9,20 +9,25 @@
 //! - the modes and features pgcdc does not implement yet are errors naming the
 //!   property, never silently ignored: `primary.key.mode` `kafka`/`record_header`,
 //!   `field.include.list`/`field.exclude.list`, custom naming strategies,
-//!   `errors.tolerance=all`, `transforms`, converters other than JsonConverter with
-//!   schemas;
+//!   `transforms`, converters other than JsonConverter with schemas and Confluent's
+//!   AvroConverter;
+//! - `errors.tolerance=all` covers the records pgcdc can blame on the record itself
+//!   (see [`crate::poison`]); a table-level problem (a missing table under
+//!   `schema.evolution=none`) still stops the task;
 //! - three settings of its own: `batch.max.latency.ms` (how long a partial batch may
 //!   wait, default 200), `offsets.table.name` (the warehouse table holding the consumed
 //!   offsets, default `pgcdc_sink_offsets`) and `unavailable.value.placeholder` (the
 //!   source connector's, default `__debezium_unavailable_value`: a column carrying it
 //!   keeps its stored value).
 
+mod errors;
 mod properties;
 pub mod url;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+pub use errors::{DeadLetterQueue, ErrorTolerance};
 pub use properties::{ConfigErrors, PropertyError};
 pub use url::{parse_jdbc_url, Secret, SslMode, WarehouseUrl};
 
@@ -74,10 +79,23 @@ pub enum TopicSelection {
 }
 
 /// How record bytes are decoded (`key.converter` / `value.converter`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Converter {
     /// Kafka's JsonConverter with `schemas.enable=true`: each record carries its schema.
     JsonWithSchemas,
+    /// Confluent's AvroConverter: the wire format's schema id is looked up in the
+    /// registry (`<side>.converter.schema.registry.url` and its basic auth settings).
+    Avro(Box<AvroConverterConfig>),
+}
+
+impl Converter {
+    /// The converter's Java class, as Kafka Connect names it (DLQ headers, logs).
+    pub fn class_name(&self) -> &'static str {
+        match self {
+            Converter::JsonWithSchemas => JSON_CONVERTER,
+            Converter::Avro(_) => AVRO_CONVERTER,
+        }
+    }
 }
 
 /// A validated sink configuration.
@@ -99,7 +117,12 @@ pub struct SinkConfig {
     pub quote_identifiers: bool,
     pub batch_size: usize,
     pub batch_max_latency: Duration,
-    pub converter: Converter,
+    pub key_converter: Converter,
+    pub value_converter: Converter,
+    /// `errors.tolerance`.
+    pub errors_tolerance: ErrorTolerance,
+    /// `errors.deadletterqueue.*`, when a topic is named.
+    pub dead_letter_queue: Option<DeadLetterQueue>,
     pub offsets_table: String,
     pub unavailable_value_placeholder: Vec<u8>,
 }
@@ -134,6 +157,8 @@ const ACCEPTED_UNUSED: &[&str] = &[
     "errors.retry.timeout",
     "errors.retry.delay.max.ms",
 ];
+
+use pgcdc_schemas::avro::AvroConverterConfig;
 
 impl SinkConfig {
     /// Reads and validates Connect-style flat properties.
@@ -188,7 +213,8 @@ impl SinkConfig {
             p.error("batch.size", "must be at least 1");
         }
         let latency_ms = p.parsed("batch.max.latency.ms", 200u64, "a number of milliseconds");
-        let converter = read_converters(&mut p);
+        let converters = read_converters(&mut p);
+        let (errors_tolerance, dead_letter_queue) = errors::read(&mut p);
         let offsets_table = p.string("offsets.table.name", "pgcdc_sink_offsets");
         let unavailable_value_placeholder = p
             .string(
@@ -250,6 +276,14 @@ impl SinkConfig {
             .into_iter()
             .map(|key| format!("unknown property {key} is ignored"))
             .collect();
+        if errors_tolerance == ErrorTolerance::None {
+            if let Some(queue) = &dead_letter_queue {
+                warnings.push(format!(
+                    "errors.deadletterqueue.topic.name {} is set but errors.tolerance is none: the first bad record stops the task and nothing reaches the dead-letter topic",
+                    queue.topic
+                ));
+            }
+        }
         if let Some(url) = &connection {
             warnings.extend(
                 url.ignored
@@ -260,7 +294,8 @@ impl SinkConfig {
         if !p.errors.is_empty() {
             return Err(ConfigErrors(p.errors));
         }
-        let (Some(topics), Some(connection), Some(converter)) = (topics, connection, converter)
+        let (Some(topics), Some(connection), Some((key_converter, value_converter))) =
+            (topics, connection, converters)
         else {
             // Each of these reported its problem above.
             return Err(ConfigErrors(vec![PropertyError {
@@ -284,7 +319,10 @@ impl SinkConfig {
                 quote_identifiers,
                 batch_size,
                 batch_max_latency: Duration::from_millis(latency_ms),
-                converter,
+                key_converter,
+                value_converter,
+                errors_tolerance,
+                dead_letter_queue,
                 offsets_table,
                 unavailable_value_placeholder,
             },
@@ -432,47 +470,66 @@ fn read_table_name_format(p: &mut Properties<'_>) -> String {
     format
 }
 
-fn read_converters(p: &mut Properties<'_>) -> Option<Converter> {
-    let mut ok = true;
-    for side in ["key", "value"] {
+fn read_converters(p: &mut Properties<'_>) -> Option<(Converter, Converter)> {
+    let mut read = |side: &str| -> Option<Converter> {
         let property = format!("{side}.converter");
         let settings = p.claim_prefix(&format!("{property}."));
         match p.raw(&property) {
-            None | Some(JSON_CONVERTER) => {}
+            None | Some(JSON_CONVERTER) => read_json_converter(p, &property, &settings),
             Some(AVRO_CONVERTER) => {
-                p.error(
-                    &property,
-                    "the Avro converter is not supported by the pgcdc sink yet (use JsonConverter with schemas.enable=true)",
-                );
-                ok = false;
-                continue;
+                let pairs = settings.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+                match AvroConverterConfig::from_properties(pairs) {
+                    Ok(config) => Some(Converter::Avro(Box::new(config))),
+                    Err(pgcdc_schemas::avro::AvroError::Config { problems }) => {
+                        for problem in problems {
+                            p.error(&format!("{property}.{}", problem.property), problem.reason);
+                        }
+                        None
+                    }
+                    Err(other) => {
+                        p.error(&property, other.to_string());
+                        None
+                    }
+                }
             }
             Some(other) => {
                 p.error(
                     &property,
-                    format!("{other:?} is not supported (use {JSON_CONVERTER})"),
+                    format!(
+                        "{other:?} is not supported (use {JSON_CONVERTER} or {AVRO_CONVERTER})"
+                    ),
                 );
-                ok = false;
-                continue;
+                None
             }
         }
-        if let Some(enabled) = settings.get("schemas.enable") {
-            if !enabled.trim().eq_ignore_ascii_case("true") {
-                p.error(
-                    &format!("{property}.schemas.enable"),
-                    "must be true: the sink creates and matches tables from the schema each record carries",
-                );
-                ok = false;
-            }
+    };
+    let key = read("key");
+    let value = read("value");
+    Some((key?, value?))
+}
+
+fn read_json_converter(
+    p: &mut Properties<'_>,
+    property: &str,
+    settings: &BTreeMap<String, String>,
+) -> Option<Converter> {
+    let mut ok = true;
+    if let Some(enabled) = settings.get("schemas.enable") {
+        if !enabled.trim().eq_ignore_ascii_case("true") {
+            p.error(
+                &format!("{property}.schemas.enable"),
+                "must be true: the sink creates and matches tables from the schema each record carries",
+            );
+            ok = false;
         }
-        if let Some(format) = settings.get("decimal.format") {
-            if !format.trim().eq_ignore_ascii_case("BASE64") {
-                p.error(
-                    &format!("{property}.decimal.format"),
-                    "only BASE64 (JsonConverter's default) is supported",
-                );
-                ok = false;
-            }
+    }
+    if let Some(format) = settings.get("decimal.format") {
+        if !format.trim().eq_ignore_ascii_case("BASE64") {
+            p.error(
+                &format!("{property}.decimal.format"),
+                "only BASE64 (JsonConverter's default) is supported",
+            );
+            ok = false;
         }
     }
     ok.then_some(Converter::JsonWithSchemas)
@@ -493,26 +550,6 @@ fn read_unsupported(p: &mut Properties<'_>) {
     }
     p.claim_prefix("transforms.");
     p.claim_prefix("predicates.");
-    if let Some(tolerance) = p.raw("errors.tolerance") {
-        if tolerance.eq_ignore_ascii_case("all") {
-            p.error(
-                "errors.tolerance",
-                "all is not supported by the pgcdc sink yet (a record that cannot be applied stops the task)",
-            );
-        } else if !tolerance.eq_ignore_ascii_case("none") {
-            p.error(
-                "errors.tolerance",
-                format!("{tolerance:?} is not one of none, all"),
-            );
-        }
-    }
-    if p.raw("errors.deadletterqueue.topic.name").is_some() {
-        p.error(
-            "errors.deadletterqueue.topic.name",
-            "dead-letter queues are not supported by the pgcdc sink yet",
-        );
-    }
-    p.claim_prefix("errors.deadletterqueue.");
     for property in ["use.time.zone", "database.time_zone"] {
         if let Some(zone) = p.raw(property) {
             if !matches!(zone, "UTC" | "Z" | "Etc/UTC" | "GMT") {

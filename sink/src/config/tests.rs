@@ -150,10 +150,13 @@ fn rules_between_properties() {
 #[test]
 fn unsupported_features_are_refused_by_name() {
     let e = errors(&[
-        ("value.converter", AVRO_CONVERTER),
+        (
+            "value.converter",
+            "io.confluent.connect.protobuf.ProtobufConverter",
+        ),
         ("key.converter.schemas.enable", "false"),
         ("field.include.list", "t:a"),
-        ("errors.tolerance", "all"),
+        ("errors.tolerance", "some"),
         ("use.time.zone", "Europe/Paris"),
         ("transforms", "unwrap"),
         (
@@ -162,7 +165,7 @@ fn unsupported_features_are_refused_by_name() {
         ),
         ("collection.naming.strategy", "com.example.Mine"),
     ]);
-    assert!(e.for_property("value.converter")[0].contains("Avro"));
+    assert!(e.for_property("value.converter")[0].contains("not supported"));
     assert!(e.for_property("key.converter.schemas.enable")[0].contains("must be true"));
     assert!(!e.for_property("field.include.list").is_empty());
     assert!(!e.for_property("errors.tolerance").is_empty());
@@ -185,4 +188,84 @@ fn warehouse_connection_settings() {
     assert_eq!(pg.get_user(), Some("sink"), "connection.username wins");
     assert_eq!(pg.get_ports(), [6543]);
     assert_eq!(pg.get_options(), Some("-c search_path=mart"));
+}
+
+#[test]
+fn avro_converters_through_the_registry() {
+    let c = SinkConfig::from_properties(&map(&[
+        ("key.converter", AVRO_CONVERTER),
+        ("key.converter.schema.registry.url", "http://sr:8081"),
+        ("value.converter", AVRO_CONVERTER),
+        (
+            "value.converter.schema.registry.url",
+            "http://a:1,http://b:2",
+        ),
+        ("value.converter.basic.auth.credentials.source", "USER_INFO"),
+        ("value.converter.basic.auth.user.info", "fred:s3cret"),
+    ]))
+    .expect("valid")
+    .config;
+    let Converter::Avro(key) = &c.key_converter else {
+        panic!("key: {:?}", c.key_converter)
+    };
+    assert_eq!(key.registry_urls, ["http://sr:8081"]);
+    assert!(key.basic_auth.is_none());
+    let Converter::Avro(value) = &c.value_converter else {
+        panic!("value: {:?}", c.value_converter)
+    };
+    assert_eq!(value.registry_urls, ["http://a:1", "http://b:2"]);
+    assert_eq!(
+        format!("{:?}", value.basic_auth),
+        "Some(BasicAuth(fred:****))"
+    );
+
+    // JSON keys with Avro values.
+    let c = SinkConfig::from_properties(&map(&[
+        ("value.converter", AVRO_CONVERTER),
+        ("value.converter.schema.registry.url", "http://sr:8081"),
+    ]))
+    .expect("valid")
+    .config;
+    assert_eq!(c.key_converter, Converter::JsonWithSchemas);
+    assert!(matches!(c.value_converter, Converter::Avro(_)));
+
+    let e = errors(&[
+        ("value.converter", AVRO_CONVERTER),
+        ("key.converter", AVRO_CONVERTER),
+        ("key.converter.schema.registry.url", "ftp://sr"),
+        ("value.converter.basic.auth.credentials.source", "USER_INFO"),
+    ]);
+    assert_eq!(
+        e.for_property("value.converter.schema.registry.url"),
+        ["is required"]
+    );
+    assert!(!e
+        .for_property("value.converter.basic.auth.user.info")
+        .is_empty());
+    assert!(e.for_property("key.converter.schema.registry.url")[0].contains("not an http"));
+}
+
+#[test]
+fn dead_letter_queue_properties() {
+    let c = SinkConfig::from_properties(&map(&[
+        ("errors.tolerance", "all"),
+        ("errors.deadletterqueue.topic.name", "dlq"),
+        ("errors.deadletterqueue.context.headers.enable", "true"),
+        ("errors.deadletterqueue.topic.replication.factor", "1"),
+    ]))
+    .expect("valid");
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(c.config.errors_tolerance, ErrorTolerance::All);
+    assert_eq!(
+        c.config.dead_letter_queue,
+        Some(DeadLetterQueue {
+            topic: "dlq".to_owned(),
+            context_headers: true,
+            replication_factor: 1,
+        })
+    );
+    let c = SinkConfig::from_properties(&map(&[("errors.deadletterqueue.topic.name", "dlq")]))
+        .expect("valid");
+    assert_eq!(c.config.errors_tolerance, ErrorTolerance::None);
+    assert!(c.warnings[0].contains("errors.tolerance is none"));
 }

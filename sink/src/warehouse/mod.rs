@@ -9,17 +9,23 @@
 //! 4. commit.
 //!
 //! A crash anywhere before the commit leaves nothing behind; after it, the rows and
-//! the offsets that produced them are there together. Any error drops the
-//! [`Warehouse`] (its caches and temporary tables go with the connection).
+//! the offsets that produced them are there together. After an error the
+//! [`Warehouse`] forgets what it knew of the session (its staging tables are
+//! discarded before the next batch).
+//!
+//! When the warehouse refuses a row, [`Warehouse::apply_each`] applies the batch
+//! again record by record under savepoints, to tell the poison record from the rest
+//! (see [`isolate`]).
 
 pub mod catalog;
+mod isolate;
 pub mod offsets;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::SinkExt;
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, Transaction};
 
 use crate::batch::PreparedTable;
 use crate::config::{InsertMode, PrimaryKeyMode, SinkConfig};
@@ -27,6 +33,7 @@ use crate::error::SinkError;
 use crate::merge;
 use crate::naming::{Ident, TableName};
 use crate::table::{self, ExistingTable};
+pub use isolate::{EachApplied, RecordTables};
 pub use offsets::{OffsetReader, OffsetsTable, TopicPartition};
 
 /// Where one partition's batch starts and ends.
@@ -47,10 +54,19 @@ pub struct ApplyStats {
     pub rows: u64,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Stage {
     name: Ident,
     columns: Vec<(Ident, String)>,
+}
+
+/// What the session knows about the warehouse: valid until a transaction that
+/// changed it rolls back (then restored from a copy, or forgotten).
+#[derive(Debug, Clone, Default)]
+struct Caches {
+    tables: HashMap<TableName, ExistingTable>,
+    stages: HashMap<TableName, Stage>,
+    next_stage: u32,
 }
 
 /// A connection to the warehouse and what it knows about its tables.
@@ -60,9 +76,15 @@ pub struct Warehouse {
     config: Arc<SinkConfig>,
     offsets: OffsetsTable,
     current_schema: Ident,
-    tables: HashMap<TableName, ExistingTable>,
-    stages: HashMap<TableName, Stage>,
-    next_stage: u32,
+    caches: Caches,
+    /// A transaction failed: its staging tables may be gone or half-made.
+    stale_session: bool,
+}
+
+/// The settings every batch runs under.
+struct Session<'a> {
+    config: &'a SinkConfig,
+    current_schema: &'a Ident,
 }
 
 impl Warehouse {
@@ -95,14 +117,27 @@ impl Warehouse {
             config,
             offsets,
             current_schema,
-            tables: HashMap::new(),
-            stages: HashMap::new(),
-            next_stage: 0,
+            caches: Caches::default(),
+            stale_session: false,
         })
     }
 
-    /// Applies a batch's tables and records its partitions' offsets, atomically.
+    /// Applies a batch's tables and records its partitions' offsets, atomically. On
+    /// error nothing is applied, and the warehouse can be used again.
     pub async fn apply(
+        &mut self,
+        tables: &[PreparedTable],
+        partitions: &[PartitionCommit],
+    ) -> Result<ApplyStats, SinkError> {
+        self.refresh_session().await?;
+        let result = self.apply_in_one_transaction(tables, partitions).await;
+        if result.is_err() {
+            self.forget_session();
+        }
+        result
+    }
+
+    async fn apply_in_one_transaction(
         &mut self,
         tables: &[PreparedTable],
         partitions: &[PartitionCommit],
@@ -112,201 +147,262 @@ impl Warehouse {
             config,
             offsets,
             current_schema,
-            tables: known,
-            stages,
-            next_stage,
+            caches,
+            ..
         } = self;
-        let sink = config.name.as_str();
+        let session = Session {
+            config,
+            current_schema,
+        };
         let tx = client
             .transaction()
             .await
             .map_err(SinkError::warehouse("BEGIN"))?;
-
-        // 1. Fence: the partitions' offsets must be where this task left them.
-        let topics: Vec<&str> = partitions
-            .iter()
-            .map(|p| p.partition.topic.as_str())
-            .collect();
-        let numbers: Vec<i32> = partitions.iter().map(|p| p.partition.partition).collect();
-        if !partitions.is_empty() {
-            tx.execute(&offsets.ensure_rows_sql(), &[&sink, &topics, &numbers])
-                .await
-                .map_err(SinkError::warehouse("creating offsets rows"))?;
-            let rows = tx
-                .query(&offsets.read_sql(true), &[&sink, &topics, &numbers])
-                .await
-                .map_err(SinkError::warehouse("locking offsets"))?;
-            for commit in partitions {
-                let found: Option<i64> = rows
-                    .iter()
-                    .find(|r| {
-                        r.get::<_, &str>(0) == commit.partition.topic
-                            && r.get::<_, i32>(1) == commit.partition.partition
-                    })
-                    .and_then(|r| r.get(2));
-                if found != commit.expected {
-                    return Err(SinkError::OffsetsMoved {
-                        topic: commit.partition.topic.clone(),
-                        partition: commit.partition.partition,
-                        expected: commit.expected,
-                        found,
-                    });
-                }
-            }
-        }
-
-        // 2. The tables.
+        fence(&tx, config, offsets, partitions).await?;
         let mut stats = ApplyStats::default();
-        let key_required = config.insert_mode == InsertMode::Upsert
-            && config.primary_key_mode != PrimaryKeyMode::None;
         for prepared in tables {
-            if prepared.plan.is_empty() {
-                continue;
+            if apply_table(&tx, &session, caches, prepared, false, &mut stats).await? {
+                stats.tables += 1;
             }
-            let target = prepared.name.qualified(current_schema);
-            let existing =
-                match known.get(&target) {
-                    Some(existing) => Some(existing.clone()),
-                    None => catalog::existing_table(&tx, &target).await.map_err(
-                        SinkError::warehouse(format!("reading the catalog for {target}")),
-                    )?,
-                };
-            if existing.is_none() && !prepared.has_writes {
-                // Deletes and truncates of a table that was never written.
-                continue;
-            }
-            let ddl = table::ddl(
-                &target,
-                &prepared.spec,
-                existing.as_ref(),
-                config.schema_evolution,
-                key_required,
-            )?;
-            for statement in &ddl {
-                tracing::info!(table = %target, sql = %statement, "evolving the warehouse schema");
-                tx.batch_execute(statement).await.map_err(|source| {
-                    // duplicate key in the catalog, duplicate table, duplicate column
-                    let conflict = source
-                        .code()
-                        .is_some_and(|c| matches!(c.code(), "23505" | "42P07" | "42701"));
-                    if conflict {
-                        SinkError::DdlConflict {
-                            statement: statement.clone(),
-                            source,
-                        }
-                    } else {
-                        SinkError::warehouse(statement.clone())(source)
-                    }
-                })?;
-            }
-            let current = if ddl.is_empty() {
-                existing
-            } else {
-                known.remove(&target);
-                catalog::existing_table(&tx, &target)
-                    .await
-                    .map_err(SinkError::warehouse(format!(
-                        "reading the catalog for {target}"
-                    )))?
-            };
-            let Some(current) = current else {
-                return Err(table::SchemaMismatch::TableMissing {
-                    table: target.to_string(),
-                }
-                .into());
-            };
-            let columns: Vec<(Ident, String)> = prepared
-                .spec
-                .columns
-                .iter()
-                .map(|c| {
-                    let sql_type = current
-                        .column_type(&c.name)
-                        .unwrap_or(&c.sql_type)
-                        .to_owned();
-                    (c.name.clone(), sql_type)
-                })
-                .collect();
-            known.insert(target.clone(), current);
-
-            let stage_name = match stages.get(&target) {
-                Some(stage) if stage.columns == columns => stage.name.clone(),
-                previous => {
-                    if let Some(previous) = previous {
-                        tx.batch_execute(&format!(
-                            "DROP TABLE IF EXISTS pg_temp.{}",
-                            previous.name
-                        ))
-                        .await
-                        .map_err(SinkError::warehouse("dropping a staging table"))?;
-                    }
-                    *next_stage += 1;
-                    let name = Ident::exact(format!("pgcdc_stage_{next_stage}"));
-                    tx.batch_execute(&merge::create_stage_sql(&name, &columns))
-                        .await
-                        .map_err(SinkError::warehouse(format!(
-                            "creating the staging table of {target}"
-                        )))?;
-                    stages.insert(
-                        target.clone(),
-                        Stage {
-                            name: name.clone(),
-                            columns: columns.clone(),
-                        },
-                    );
-                    name
-                }
-            };
-            let names: Vec<Ident> = columns.iter().map(|(n, _)| n.clone()).collect();
-            let key = prepared.spec.key_positions();
-            let plan = merge::merge(
-                &target,
-                &stage_name,
-                &names,
-                &key,
-                config.insert_mode,
-                &prepared.plan,
-            );
-            let sink_stream = tx
-                .copy_in::<_, bytes::Bytes>(&plan.copy_sql)
-                .await
-                .map_err(SinkError::warehouse(format!(
-                    "COPY into the staging table of {target}"
-                )))?;
-            futures_util::pin_mut!(sink_stream);
-            sink_stream
-                .send(bytes::Bytes::from(plan.copy_data))
-                .await
-                .map_err(SinkError::warehouse(format!(
-                    "COPY into the staging table of {target}"
-                )))?;
-            sink_stream
-                .finish()
-                .await
-                .map_err(SinkError::warehouse(format!(
-                    "COPY into the staging table of {target}"
-                )))?;
-            for statement in &plan.statements {
-                stats.rows +=
-                    tx.execute(statement.as_str(), &[])
-                        .await
-                        .map_err(SinkError::warehouse(format!(
-                            "merging into {target}: {statement}"
-                        )))?;
-            }
-            stats.tables += 1;
         }
-
-        // 3. The offsets, with the rows.
-        if !partitions.is_empty() {
-            let nexts: Vec<i64> = partitions.iter().map(|p| p.next).collect();
-            tx.execute(&offsets.upsert_sql(), &[&sink, &topics, &numbers, &nexts])
-                .await
-                .map_err(SinkError::warehouse("writing offsets"))?;
-        }
+        write_offsets(&tx, config, offsets, partitions).await?;
         tx.commit().await.map_err(SinkError::warehouse("COMMIT"))?;
         Ok(stats)
     }
+
+    /// After a failed transaction: the staging tables it made are gone with it, and
+    /// the ones before it may hold its rows.
+    fn forget_session(&mut self) {
+        self.caches = Caches::default();
+        self.stale_session = true;
+    }
+
+    async fn refresh_session(&mut self) -> Result<(), SinkError> {
+        if self.stale_session {
+            self.client
+                .batch_execute("DISCARD TEMP")
+                .await
+                .map_err(SinkError::warehouse("DISCARD TEMP"))?;
+            self.stale_session = false;
+        }
+        Ok(())
+    }
+}
+
+/// Step 1: the partitions' offsets must be where this task left them.
+async fn fence(
+    tx: &Transaction<'_>,
+    config: &SinkConfig,
+    offsets: &OffsetsTable,
+    partitions: &[PartitionCommit],
+) -> Result<(), SinkError> {
+    if partitions.is_empty() {
+        return Ok(());
+    }
+    let sink = config.name.as_str();
+    let (topics, numbers) = partition_columns(partitions);
+    tx.execute(&offsets.ensure_rows_sql(), &[&sink, &topics, &numbers])
+        .await
+        .map_err(SinkError::warehouse("creating offsets rows"))?;
+    let rows = tx
+        .query(&offsets.read_sql(true), &[&sink, &topics, &numbers])
+        .await
+        .map_err(SinkError::warehouse("locking offsets"))?;
+    for commit in partitions {
+        let found: Option<i64> = rows
+            .iter()
+            .find(|r| {
+                r.get::<_, &str>(0) == commit.partition.topic
+                    && r.get::<_, i32>(1) == commit.partition.partition
+            })
+            .and_then(|r| r.get(2));
+        if found != commit.expected {
+            return Err(SinkError::OffsetsMoved {
+                topic: commit.partition.topic.clone(),
+                partition: commit.partition.partition,
+                expected: commit.expected,
+                found,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Step 3: the offsets, with the rows.
+async fn write_offsets(
+    tx: &Transaction<'_>,
+    config: &SinkConfig,
+    offsets: &OffsetsTable,
+    partitions: &[PartitionCommit],
+) -> Result<(), SinkError> {
+    if partitions.is_empty() {
+        return Ok(());
+    }
+    let sink = config.name.as_str();
+    let (topics, numbers) = partition_columns(partitions);
+    let nexts: Vec<i64> = partitions.iter().map(|p| p.next).collect();
+    tx.execute(&offsets.upsert_sql(), &[&sink, &topics, &numbers, &nexts])
+        .await
+        .map_err(SinkError::warehouse("writing offsets"))?;
+    Ok(())
+}
+
+fn partition_columns(partitions: &[PartitionCommit]) -> (Vec<&str>, Vec<i32>) {
+    (
+        partitions
+            .iter()
+            .map(|p| p.partition.topic.as_str())
+            .collect(),
+        partitions.iter().map(|p| p.partition.partition).collect(),
+    )
+}
+
+/// Step 2 for one table: DDL as `schema.evolution` allows, COPY into its staging
+/// table (emptied first with `clear_stage`, when the transaction staged rows
+/// before), and the merge. Whether the table was written.
+async fn apply_table(
+    tx: &Transaction<'_>,
+    session: &Session<'_>,
+    caches: &mut Caches,
+    prepared: &PreparedTable,
+    clear_stage: bool,
+    stats: &mut ApplyStats,
+) -> Result<bool, SinkError> {
+    let config = session.config;
+    let key_required =
+        config.insert_mode == InsertMode::Upsert && config.primary_key_mode != PrimaryKeyMode::None;
+    if prepared.plan.is_empty() {
+        return Ok(false);
+    }
+    let target = prepared.name.qualified(session.current_schema);
+    let existing = match caches.tables.get(&target) {
+        Some(existing) => Some(existing.clone()),
+        None => catalog::existing_table(tx, &target)
+            .await
+            .map_err(SinkError::warehouse(format!(
+                "reading the catalog for {target}"
+            )))?,
+    };
+    if existing.is_none() && !prepared.has_writes {
+        // Deletes and truncates of a table that was never written.
+        return Ok(false);
+    }
+    let ddl = table::ddl(
+        &target,
+        &prepared.spec,
+        existing.as_ref(),
+        config.schema_evolution,
+        key_required,
+    )?;
+    for statement in &ddl {
+        tracing::info!(table = %target, sql = %statement, "evolving the warehouse schema");
+        tx.batch_execute(statement).await.map_err(|source| {
+            // duplicate key in the catalog, duplicate table, duplicate column
+            let conflict = source
+                .code()
+                .is_some_and(|c| matches!(c.code(), "23505" | "42P07" | "42701"));
+            if conflict {
+                SinkError::DdlConflict {
+                    statement: statement.clone(),
+                    source,
+                }
+            } else {
+                SinkError::warehouse(statement.clone())(source)
+            }
+        })?;
+    }
+    let current = if ddl.is_empty() {
+        existing
+    } else {
+        caches.tables.remove(&target);
+        catalog::existing_table(tx, &target)
+            .await
+            .map_err(SinkError::warehouse(format!(
+                "reading the catalog for {target}"
+            )))?
+    };
+    let Some(current) = current else {
+        return Err(table::SchemaMismatch::TableMissing {
+            table: target.to_string(),
+        }
+        .into());
+    };
+    let columns: Vec<(Ident, String)> = prepared
+        .spec
+        .columns
+        .iter()
+        .map(|c| {
+            let sql_type = current
+                .column_type(&c.name)
+                .unwrap_or(&c.sql_type)
+                .to_owned();
+            (c.name.clone(), sql_type)
+        })
+        .collect();
+    caches.tables.insert(target.clone(), current);
+
+    let stage_name = match caches.stages.get(&target) {
+        Some(stage) if stage.columns == columns => {
+            if clear_stage {
+                tx.batch_execute(&format!("TRUNCATE pg_temp.{}", stage.name))
+                    .await
+                    .map_err(SinkError::warehouse("emptying a staging table"))?;
+            }
+            stage.name.clone()
+        }
+        previous => {
+            if let Some(previous) = previous {
+                tx.batch_execute(&format!("DROP TABLE IF EXISTS pg_temp.{}", previous.name))
+                    .await
+                    .map_err(SinkError::warehouse("dropping a staging table"))?;
+            }
+            caches.next_stage += 1;
+            let name = Ident::exact(format!("pgcdc_stage_{}", caches.next_stage));
+            tx.batch_execute(&merge::create_stage_sql(&name, &columns))
+                .await
+                .map_err(SinkError::warehouse(format!(
+                    "creating the staging table of {target}"
+                )))?;
+            caches.stages.insert(
+                target.clone(),
+                Stage {
+                    name: name.clone(),
+                    columns: columns.clone(),
+                },
+            );
+            name
+        }
+    };
+    let names: Vec<Ident> = columns.iter().map(|(n, _)| n.clone()).collect();
+    let key = prepared.spec.key_positions();
+    let plan = merge::merge(
+        &target,
+        &stage_name,
+        &names,
+        &key,
+        config.insert_mode,
+        &prepared.plan,
+    );
+    let copy_failed = || SinkError::warehouse(format!("COPY into the staging table of {target}"));
+    let sink_stream = tx
+        .copy_in::<_, bytes::Bytes>(&plan.copy_sql)
+        .await
+        .map_err(copy_failed())?;
+    futures_util::pin_mut!(sink_stream);
+    sink_stream
+        .send(bytes::Bytes::from(plan.copy_data))
+        .await
+        .map_err(copy_failed())?;
+    sink_stream.finish().await.map_err(copy_failed())?;
+    for statement in &plan.statements {
+        stats.rows += tx
+            .execute(statement.as_str(), &[])
+            .await
+            .map_err(SinkError::warehouse(format!(
+                "merging into {target}: {statement}"
+            )))?;
+    }
+    Ok(true)
 }
 
 /// The offsets table of a configuration.
