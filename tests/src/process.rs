@@ -190,6 +190,25 @@ pub fn write_config(path: &Path, config: &serde_json::Value) -> anyhow::Result<(
     serde_json::to_writer_pretty(file, &serde_json::json!({ "config": config }))?;
     Ok(())
 }
+/// `text` without terminal colour sequences (`ESC [ … letter`), which a binary built
+/// before pgcdc stopped colouring non-terminal logs still writes.
+pub fn strip_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
+}
+
 /// How a test deploys `pgcdc connect` for one test database, the way an operator
 /// does: a configuration file, a log, a state directory, and restarts that resume
 /// from the state directory.
@@ -227,6 +246,30 @@ impl Deployment {
     /// The first start, with the connector's configuration file.
     pub fn start(&self) -> ConnectProcess {
         self.launch(Some(&self.config))
+    }
+
+    /// The REST API's base URL of the process started last (its log names the
+    /// address it listens on; the log is appended to across restarts).
+    pub async fn rest_url(&self, timeout: Duration) -> anyhow::Result<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default());
+            let address = log
+                .lines()
+                .rev()
+                .filter(|line| line.contains("REST API listening"))
+                .find_map(|line| line.split_once("address=")?.1.split_whitespace().next())
+                .map(str::to_owned);
+            if let Some(address) = address {
+                return Ok(format!("http://{address}"));
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "pgcdc connect did not log its REST address within {timeout:?}; log: {}",
+                self.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// After a passing run: its files are not needed (a failing run keeps them).

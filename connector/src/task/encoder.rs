@@ -527,7 +527,8 @@ impl DebeziumEncoder {
 impl DebeziumEncoder {
     fn count(&self, table: &str, op: &'static str, context: &EventContext, records: usize) {
         let source_ms = context.commit_time.to_unix_micros().div_euclid(1000);
-        self.metrics.event(table, op, Some(source_ms));
+        self.metrics
+            .streamed_event(table, op, context.commit_lsn.0, source_ms);
         self.metrics
             .records_produced
             .fetch_add(records as u64, Ordering::Relaxed);

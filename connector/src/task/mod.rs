@@ -343,11 +343,8 @@ async fn run_started(
     };
     let (progress_tx, progress_rx) = watch::channel(Lsn(0));
     let offsets = Arc::new(offsets);
-    let offsets_writer = tokio::spawn(write_offsets(
-        Arc::clone(&offsets),
-        progress_rx,
-        Arc::clone(metrics),
-    ));
+    let confirmations = tokio::spawn(report_confirmed(progress_rx.clone(), Arc::clone(metrics)));
+    let offsets_writer = tokio::spawn(write_offsets(Arc::clone(&offsets), progress_rx));
     let heartbeat_query = spawn_heartbeat_query(config, &replication, shutdown.clone()).await?;
     let pipeline = Pipeline::new(
         capture,
@@ -361,6 +358,7 @@ async fn run_started(
     let result = pipeline.run(shutdown).await;
     // The watch closes with the pipeline: the writer records the last LSN and ends.
     let _ = offsets_writer.await;
+    let _ = confirmations.await;
     if let Some(task) = heartbeat_query {
         task.abort();
     }
@@ -402,17 +400,21 @@ async fn resume_filter(kafka: &ClientConfig, prefix: &str) -> Result<ResumeFilte
     .map_err(|e| TaskError::Config(format!("reading tails: {e}")))?
 }
 
+/// Hands every confirmed LSN to the metrics as it happens (the lag in ms is measured
+/// from the oldest transaction not yet confirmed).
+async fn report_confirmed(mut progress: watch::Receiver<Lsn>, metrics: Arc<TaskMetrics>) {
+    while progress.changed().await.is_ok() {
+        let lsn = *progress.borrow_and_update();
+        metrics.confirmed(lsn.0);
+    }
+}
+
 /// Writes the confirmed LSN to the offsets topic, at most once a second.
-async fn write_offsets(
-    offsets: Arc<OffsetStore>,
-    mut progress: watch::Receiver<Lsn>,
-    metrics: Arc<TaskMetrics>,
-) {
+async fn write_offsets(offsets: Arc<OffsetStore>, mut progress: watch::Receiver<Lsn>) {
     let mut written = Lsn(0);
     loop {
         let changed = progress.changed().await;
         let lsn = *progress.borrow_and_update();
-        metrics.confirmed_lsn.store(lsn.0, Ordering::Relaxed);
         if lsn > written {
             match offsets.streamed(lsn).await {
                 Ok(()) => written = lsn,
