@@ -411,3 +411,85 @@ async fn bad_requests_get_400_naming_the_property_and_auth_is_enforced() {
     api.stop().await;
     let _ = std::fs::remove_dir_all(&state_dir);
 }
+
+/// The value of `metric` for `connector` in a scrape, if it is there.
+async fn metric(url: &str, metric: &str, connector: &str) -> Option<f64> {
+    let scrape = reqwest::get(format!("{url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let prefix = format!("{metric}{{connector=\"{connector}\"}} ");
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_deleted_during_its_snapshot_goes_at_once_with_its_slot() {
+    let db = TestDb::create("worker_snapshot_delete").await.unwrap();
+    let sql = db.client().await.unwrap();
+    // Big enough that the snapshot takes many seconds.
+    sql.batch_execute(
+        "CREATE TABLE orders (id int PRIMARY KEY, status text); \
+         INSERT INTO orders SELECT i, 'row ' || i FROM generate_series(1, 500000) i",
+    )
+    .await
+    .unwrap();
+    let state_dir = std::env::temp_dir().join(pgcdc_tests::unique_name("worker_state"));
+    let api = RunningWorker::start(
+        &state_dir,
+        &format!("{}_offsets", db.name),
+        ApiAuth::default(),
+    )
+    .await;
+    let url = api.url.clone();
+    let name = db.name.clone();
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &format!("{url}/connectors"),
+        Some(json!({"name": name, "config": connector_config(&db, json!({"slot.drop.on.stop": "true"}))})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(&url, "pgcdc_snapshot_rows_total", &name)
+        .await
+        .unwrap_or(0.0)
+        < 1.0
+    {
+        assert!(Instant::now() < deadline, "the snapshot never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        metric(&url, "pgcdc_snapshot_running", &name).await,
+        Some(1.0),
+        "the snapshot is under way"
+    );
+
+    // The connector does not watch for a stop during its snapshot; the worker does not
+    // wait for the snapshot's end (minutes, on a big table) to answer.
+    let started = Instant::now();
+    let (status, _) = call(
+        reqwest::Method::DELETE,
+        &format!("{url}/connectors/{name}"),
+        None,
+    )
+    .await;
+    let took = started.elapsed();
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(took < Duration::from_secs(8), "the delete took {took:?}");
+    // The aborted task ends at its next await, then its slot is dropped.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while slot_state(&db).await.is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "slot.drop.on.stop=true never dropped the slot of the aborted task"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    api.stop().await;
+    let _ = std::fs::remove_dir_all(&state_dir);
+}

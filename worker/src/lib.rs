@@ -3,7 +3,8 @@
 //! secret masking and config providers, Prometheus metrics and health endpoints, and
 //! ordered shutdown. Operators drive it exactly as they drive a Kafka Connect worker.
 //!
-//! - [`runtime`]: the [`Worker`] and each connector's run loop;
+//! - [`runtime`]: the [`Worker`]: connectors' lifecycle and state;
+//! - [`run`]: one run of a connector's task: retries, and stopping it;
 //! - [`rest`]: the HTTP API, `/metrics`, `/health`;
 //! - [`store`]: configurations and target states in the state directory;
 //! - [`secrets`]: masking and `${env:…}` / `${file:…}` config providers;
@@ -12,6 +13,7 @@
 
 pub mod metrics;
 pub mod rest;
+pub mod run;
 pub mod runtime;
 pub mod secrets;
 pub mod store;

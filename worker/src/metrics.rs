@@ -6,11 +6,12 @@
 //! `confirmed_flush_lsn`, sampled at scrape time over a short-lived connection (a
 //! failed sample leaves the metric out rather than report a stale figure).
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::runtime::{TaskState, Worker};
+use crate::runtime::{ConnectorMetrics, TaskState, Worker};
 
 fn escape(label: &str) -> String {
     label
@@ -42,30 +43,52 @@ impl Family<'_> {
     }
 }
 
-async fn lag_bytes(worker: &Worker, connector: &str, slot: &str) -> Option<i64> {
-    let config = worker.resolved_config(connector).await.ok()?;
-    let replication = pgcdc_connector::task::replication_config(&config);
-    let query = async {
-        let client = pgcdc_connector::sql::connect(&replication).await.ok()?;
-        let row = client
-            .query_opt(
-                "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint \
-                 FROM pg_replication_slots WHERE slot_name = $1",
-                &[&slot],
-            )
-            .await
-            .ok()??;
-        row.get::<_, Option<i64>>(0)
-    };
-    tokio::time::timeout(Duration::from_secs(3), query)
-        .await
-        .ok()
-        .flatten()
+/// Every running connector's lag in bytes, sampled concurrently (a scrape takes at
+/// most one timeout, however many connectors cannot be reached).
+async fn lag_bytes(worker: &Worker, connectors: &[ConnectorMetrics]) -> BTreeMap<String, i64> {
+    let mut samples = tokio::task::JoinSet::new();
+    for c in connectors {
+        if matches!(c.state, TaskState::Stopped) {
+            continue;
+        }
+        let Ok(config) = worker.resolved_config(&c.name).await else {
+            continue;
+        };
+        let (name, slot) = (c.name.clone(), c.slot.clone());
+        samples.spawn(async move {
+            let replication = pgcdc_connector::task::replication_config(&config);
+            let query = async {
+                let client = pgcdc_connector::sql::connect(&replication).await.ok()?;
+                let row = client
+                    .query_opt(
+                        "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint \
+                         FROM pg_replication_slots WHERE slot_name = $1",
+                        &[&slot],
+                    )
+                    .await
+                    .ok()??;
+                row.get::<_, Option<i64>>(0)
+            };
+            let lag = tokio::time::timeout(Duration::from_secs(3), query)
+                .await
+                .ok()
+                .flatten();
+            (name, lag)
+        });
+    }
+    let mut lags = BTreeMap::new();
+    while let Some(sample) = samples.join_next().await {
+        if let Ok((name, Some(lag))) = sample {
+            lags.insert(name, lag);
+        }
+    }
+    lags
 }
 
 /// The whole exposition.
 pub async fn render(worker: &Worker) -> String {
     let connectors = worker.metrics().await;
+    let lags = lag_bytes(worker, &connectors).await;
     let mut out = String::new();
     let mut f = Family { out: &mut out };
 
@@ -109,17 +132,12 @@ pub async fn render(worker: &Worker) -> String {
         "gauge",
         "WAL bytes between the server's current position and the slot's confirmed_flush_lsn.",
     );
-    for c in &connectors {
-        if matches!(c.state, TaskState::Stopped) {
-            continue;
-        }
-        if let Some(lag) = lag_bytes(worker, &c.name, &c.slot).await {
-            f.sample(
-                "pgcdc_replication_lag_bytes",
-                &[("connector", &c.name)],
-                lag as f64,
-            );
-        }
+    for (name, lag) in &lags {
+        f.sample(
+            "pgcdc_replication_lag_bytes",
+            &[("connector", name)],
+            *lag as f64,
+        );
     }
     f.header(
         "pgcdc_milliseconds_behind_source",

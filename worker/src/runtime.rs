@@ -1,13 +1,10 @@
 //! Connector lifecycle: each connector is one task (`pgcdc_connector::task`) on this
 //! worker, started, paused, resumed, stopped, restarted and deleted as Kafka Connect
 //! does it, with its configuration and target state persisted ([`crate::store`]).
-//!
-//! A connector's run loop restarts the task after failures worth retrying (PostgreSQL
-//! or Kafka unreachable) with exponential backoff and jitter, and marks it FAILED,
-//! with the error as its trace, after the others. Pausing or stopping cancels the task,
-//! which drains what it sent and confirms it before it returns, and the next start
-//! waits for that: two runs of one connector never overlap (and PostgreSQL's
-//! one-consumer-per-slot rule fences it anyway).
+//! Each start of the task is a [`crate::run::Run`]: retries with backoff, and
+//! stopping that drains a streaming task but never holds a REST call for long; the
+//! next start waits for the previous run to end, so two runs of one connector never
+//! overlap (and PostgreSQL's one-consumer-per-slot rule fences it anyway).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,14 +12,14 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use pgcdc_connector::config::{PostgresConnectorConfig, PropertyError, CONNECTOR_CLASS};
+use pgcdc_connector::replication::ReplicationError;
 use pgcdc_connector::task::offsets_topic::OffsetStore;
 use pgcdc_connector::task::{self, TaskMetrics, TaskOptions};
 use rdkafka::config::ClientConfig;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
+use crate::run::{Ending, Run, Shared};
 use crate::secrets;
 use crate::store::{Store, StoredConnector, TargetState};
 
@@ -75,6 +72,8 @@ pub enum WorkerError {
     BadRequest(String),
     #[error("Connector {0} must be stopped before its offsets can be changed")]
     NotStopped(String),
+    #[error("Unknown plugin {0} (this worker has {CONNECTOR_CLASS})")]
+    NoPlugin(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -82,17 +81,12 @@ pub enum WorkerError {
 impl WorkerError {
     pub fn status(&self) -> u16 {
         match self {
-            WorkerError::NotFound(_) => 404,
+            WorkerError::NotFound(_) | WorkerError::NoPlugin(_) => 404,
             WorkerError::AlreadyExists(_) | WorkerError::NotStopped(_) => 409,
             WorkerError::InvalidConfig(_) | WorkerError::BadRequest(_) => 400,
             WorkerError::Internal(_) => 500,
         }
     }
-}
-
-struct Run {
-    cancel: CancellationToken,
-    handle: JoinHandle<()>,
 }
 
 struct Connector {
@@ -101,6 +95,8 @@ struct Connector {
     state: Arc<StdMutex<TaskState>>,
     metrics: Arc<TaskMetrics>,
     run: Option<Run>,
+    /// A stopped run still finishing (see [`crate::run`]).
+    ending: Option<Ending>,
 }
 
 /// A connector's figures for `/metrics`.
@@ -119,6 +115,8 @@ pub struct Worker {
     store: Store,
     connectors: Mutex<BTreeMap<String, Arc<Mutex<Connector>>>>,
     restarts: Arc<StdMutex<BTreeMap<String, u64>>>,
+    /// Runs of deleted connectors still finishing, awaited at shutdown.
+    detached: StdMutex<Vec<Ending>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -184,6 +182,7 @@ impl Worker {
             store,
             connectors: Mutex::new(BTreeMap::new()),
             restarts: Arc::default(),
+            detached: StdMutex::default(),
         });
         for (name, connector) in stored {
             let entry = Arc::new(Mutex::new(Connector {
@@ -192,6 +191,7 @@ impl Worker {
                 state: Arc::new(StdMutex::new(TaskState::Unassigned)),
                 metrics: Arc::default(),
                 run: None,
+                ending: None,
             }));
             worker
                 .connectors
@@ -243,11 +243,13 @@ impl Worker {
         self.connectors.lock().await.keys().cloned().collect()
     }
 
-    /// Creates a connector; `Err(AlreadyExists)` if the name is taken.
+    /// Creates a connector in the `target` state (Connect's `initial_state`);
+    /// `Err(AlreadyExists)` if the name is taken.
     pub async fn create(
         &self,
         name: &str,
         mut config: BTreeMap<String, String>,
+        target: TargetState,
     ) -> Result<Value, WorkerError> {
         config.insert("name".to_owned(), name.to_owned());
         validate(&config)?;
@@ -260,10 +262,11 @@ impl Worker {
                 name.to_owned(),
                 Arc::new(Mutex::new(Connector {
                     config,
-                    target: TargetState::Running,
+                    target,
                     state: Arc::new(StdMutex::new(TaskState::Unassigned)),
                     metrics: Arc::default(),
                     run: None,
+                    ending: None,
                 })),
             );
         }
@@ -282,8 +285,43 @@ impl Worker {
     ) -> Result<(bool, Value), WorkerError> {
         let existing = self.connectors.lock().await.get(name).cloned();
         let Some(entry) = existing else {
-            return self.create(name, config).await.map(|info| (true, info));
+            return self
+                .create(name, config, TargetState::Running)
+                .await
+                .map(|info| (true, info));
         };
+        self.replace_config(name, &entry, config)
+            .await
+            .map(|info| (false, info))
+    }
+
+    /// Changes some properties of an existing connector's configuration (Connect's
+    /// `PATCH …/config`, KIP-477): a value replaces the stored one, `None` removes the
+    /// property.
+    pub async fn patch_config(
+        &self,
+        name: &str,
+        patch: BTreeMap<String, Option<String>>,
+    ) -> Result<Value, WorkerError> {
+        let entry = self.entry(name).await?;
+        let mut config = entry.lock().await.config.clone();
+        for (property, value) in patch {
+            match value {
+                Some(value) => config.insert(property, value),
+                None => config.remove(&property),
+            };
+        }
+        self.replace_config(name, &entry, config).await
+    }
+
+    /// Validates and stores a new configuration of an existing connector, then
+    /// restarts its task with it (if its target is to run).
+    async fn replace_config(
+        &self,
+        name: &str,
+        entry: &Arc<Mutex<Connector>>,
+        config: BTreeMap<String, String>,
+    ) -> Result<Value, WorkerError> {
         let mut connector = entry.lock().await;
         let mut config = secrets::unmask(config, Some(&connector.config));
         config.insert("name".to_owned(), name.to_owned());
@@ -292,9 +330,9 @@ impl Worker {
         drop(connector);
         self.persist().await?;
         let mut connector = entry.lock().await;
-        self.halt(&mut connector, false).await;
+        self.halt(name, &mut connector, false).await;
         self.apply_target(name, &mut connector).await;
-        Ok((false, self.info_of(name, &connector)))
+        Ok(self.info_of(name, &connector))
     }
 
     fn info_of(&self, name: &str, connector: &Connector) -> Value {
@@ -429,7 +467,7 @@ impl Worker {
         if only_failed && !failed {
             return Ok(());
         }
-        self.halt(&mut connector, false).await;
+        self.halt(name, &mut connector, false).await;
         if let Ok(mut state) = connector.state.lock() {
             *state = TaskState::Restarting;
         }
@@ -440,7 +478,13 @@ impl Worker {
     pub async fn delete(&self, name: &str) -> Result<(), WorkerError> {
         let entry = self.entry(name).await?;
         let mut connector = entry.lock().await;
-        self.halt(&mut connector, true).await;
+        self.halt(name, &mut connector, true).await;
+        if let Some(ending) = connector.ending.take() {
+            if let Ok(mut detached) = self.detached.lock() {
+                detached.retain(|e| !e.is_finished());
+                detached.push(ending);
+            }
+        }
         drop(connector);
         self.connectors.lock().await.remove(name);
         self.persist().await
@@ -510,13 +554,13 @@ impl Worker {
         validate(&config)
     }
 
-    /// Cancels the running task and waits until it has drained; with `stopping` (the
-    /// connector is stopped, deleted or the worker shuts down, not paused or
-    /// restarted) the slot is dropped if `slot.drop.on.stop` says so.
-    async fn halt(&self, connector: &mut Connector, stopping: bool) {
+    /// Stops the running task (see [`crate::run`] for how long that may take); with
+    /// `stopping` (the connector is stopped, deleted or the worker shuts down, not
+    /// paused or restarted) the slot is dropped if `slot.drop.on.stop` says so — once
+    /// the task has ended, in the background if it is still finishing.
+    async fn halt(&self, name: &str, connector: &mut Connector, stopping: bool) {
         if let Some(run) = connector.run.take() {
-            run.cancel.cancel();
-            let _ = run.handle.await;
+            connector.ending = run.stop(name, &connector.metrics).await;
         }
         if !stopping {
             return;
@@ -527,19 +571,15 @@ impl Worker {
         if !config.slot_drop_on_stop {
             return;
         }
-        let replication = task::replication_config(&config);
-        match pgcdc_connector::sql::connect(&replication).await {
-            Ok(client) => {
-                match pgcdc_connector::slot::drop_slot(&client, &config.slot_name).await {
-                    Ok(dropped) => {
-                        tracing::info!(slot = %config.slot_name, dropped, "slot.drop.on.stop");
-                    }
-                    Err(e) => {
-                        tracing::warn!(slot = %config.slot_name, error = %e, "slot not dropped")
-                    }
-                }
+        match connector.ending.take() {
+            None => drop_slot(&config).await,
+            // The next start waits for this too, so it cannot race the drop.
+            Some(ending) => {
+                connector.ending = Some(tokio::spawn(async move {
+                    let _ = ending.await;
+                    drop_slot(&config).await;
+                }));
             }
-            Err(e) => tracing::warn!(slot = %config.slot_name, error = %e, "slot not dropped"),
         }
     }
 
@@ -553,7 +593,7 @@ impl Worker {
             }
             TargetState::Paused | TargetState::Stopped => {
                 let stopping = connector.target == TargetState::Stopped;
-                self.halt(connector, stopping).await;
+                self.halt(name, connector, stopping).await;
                 if let Ok(mut state) = connector.state.lock() {
                     *state = if connector.target == TargetState::Paused {
                         TaskState::Paused
@@ -565,90 +605,86 @@ impl Worker {
         }
     }
 
-    fn spawn(&self, name: &str, connector: &Connector) -> Run {
-        let cancel = CancellationToken::new();
-        let state = Arc::clone(&connector.state);
-        let metrics = Arc::clone(&connector.metrics);
+    fn spawn(&self, name: &str, connector: &mut Connector) -> Run {
         let options = TaskOptions {
             kafka: self.options.kafka.clone(),
             offsets_topic: self.options.offsets_topic.clone(),
         };
-        let config = connector.config.clone();
-        let restarts = Arc::clone(&self.restarts);
-        let name = name.to_owned();
-        let token = cancel.clone();
-        let handle = tokio::spawn(async move {
-            let set = |s: TaskState| {
-                if let Ok(mut state) = state.lock() {
-                    *state = s;
-                }
-            };
-            let parsed = match validate(&config) {
-                // Pausing and restarting cancel the task too; the worker drops the
-                // slot only when the connector really stops (see `halt`).
-                Ok(parsed) => PostgresConnectorConfig {
-                    slot_drop_on_stop: false,
-                    ..parsed
-                },
-                Err(e) => {
-                    set(TaskState::Failed {
-                        trace: e.to_string(),
-                    });
-                    return;
-                }
-            };
-            let mut delay = Duration::from_secs(1);
-            loop {
-                set(TaskState::Running);
-                let result =
-                    task::run_with_metrics(&parsed, &options, Arc::clone(&metrics), token.clone())
-                        .await;
-                match result {
-                    Ok(_) => {
-                        tracing::info!(connector = %name, "task stopped");
-                        return;
-                    }
-                    Err(e) if e.is_retriable() && !token.is_cancelled() => {
-                        if let Ok(mut r) = restarts.lock() {
-                            *r.entry(name.clone()).or_insert(0) += 1;
-                        }
-                        let wait = delay + delay.mul_f64(jitter() * 0.5);
-                        tracing::warn!(connector = %name, error = %e, retry_in_ms = wait.as_millis() as u64, "task failed; retrying");
-                        tokio::select! {
-                            () = token.cancelled() => return,
-                            () = tokio::time::sleep(wait) => {}
-                        }
-                        delay = (delay * 2).min(Duration::from_secs(60));
-                    }
-                    Err(e) => {
-                        tracing::error!(connector = %name, error = %e, "task failed");
-                        set(TaskState::Failed {
-                            trace: format!("{e}\n{e:?}"),
-                        });
-                        return;
-                    }
-                }
-            }
-        });
-        Run { cancel, handle }
+        let shared = Shared {
+            state: Arc::clone(&connector.state),
+            metrics: Arc::clone(&connector.metrics),
+            restarts: Arc::clone(&self.restarts),
+        };
+        Run::start(
+            name,
+            connector.config.clone(),
+            options,
+            shared,
+            connector.ending.take(),
+        )
     }
 
     /// Stops every connector's task (draining each), keeping target states: used on
     /// SIGTERM, so the next start resumes them.
     pub async fn shutdown(&self) {
-        let connectors: Vec<Arc<Mutex<Connector>>> =
-            self.connectors.lock().await.values().cloned().collect();
-        for entry in connectors {
+        let connectors: Vec<(String, Arc<Mutex<Connector>>)> = self
+            .connectors
+            .lock()
+            .await
+            .iter()
+            .map(|(name, entry)| (name.clone(), Arc::clone(entry)))
+            .collect();
+        let mut endings = self
+            .detached
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default();
+        for (name, entry) in connectors {
             let mut connector = entry.lock().await;
-            self.halt(&mut connector, true).await;
+            self.halt(&name, &mut connector, true).await;
+            endings.extend(connector.ending.take());
+        }
+        // Tasks still finishing hold their slots, which slot.drop.on.stop may drop
+        // after them: give them a while.
+        let all = async {
+            for ending in endings {
+                let _ = ending.await;
+            }
+        };
+        if tokio::time::timeout(SHUTDOWN_WAIT, all).await.is_err() {
+            tracing::warn!(
+                "tasks still finishing after {} s; exiting anyway",
+                SHUTDOWN_WAIT.as_secs()
+            );
         }
     }
 }
 
-/// A number in [0, 1) from the clock: backoff jitter needs no better randomness.
-fn jitter() -> f64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    f64::from(nanos % 1000) / 1000.0
+/// How long a shutting-down worker waits for aborted tasks to end.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
+
+/// `slot.drop.on.stop`: drops the connector's slot. An aborted task's walsender lets
+/// the slot go shortly after its connection closes: wait a little for that.
+async fn drop_slot(config: &PostgresConnectorConfig) {
+    let replication = task::replication_config(config);
+    let client = match pgcdc_connector::sql::connect(&replication).await {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(slot = %config.slot_name, error = %e, "slot not dropped");
+            return;
+        }
+    };
+    for attempt in 1.. {
+        match pgcdc_connector::slot::drop_slot(&client, &config.slot_name).await {
+            Ok(dropped) => {
+                tracing::info!(slot = %config.slot_name, dropped, "slot.drop.on.stop");
+            }
+            Err(ReplicationError::SlotInUse { .. }) if attempt < 25 => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(e) => tracing::warn!(slot = %config.slot_name, error = %e, "slot not dropped"),
+        }
+        return;
+    }
 }

@@ -3,7 +3,8 @@
 //! errors of each, counted in `error_count`. The definitions are Debezium 3.7's own
 //! (recorded from its validation endpoint into the fixture below); the errors are
 //! pgcdc's, from the same parser that starts the connector, so validation and start
-//! never disagree.
+//! never disagree. `GET /connector-plugins/{class}/config` serves the definitions
+//! alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
@@ -24,6 +25,28 @@ fn definitions() -> &'static Vec<Value> {
             .and_then(|v| v["configs"].as_array().cloned())
             .unwrap_or_default()
     })
+}
+
+/// Connect's `ConfigKeyInfo` of one recorded definition.
+fn definition_json(definition: &Value) -> Value {
+    json!({
+        "name": definition["name"],
+        "type": definition["type"],
+        "required": definition["required"],
+        "default_value": definition["default_value"],
+        "importance": definition["importance"],
+        "documentation": definition.get("documentation").cloned().unwrap_or(json!("")),
+        "group": definition["group"],
+        "order_in_group": definition["order_in_group"],
+        "width": definition.get("width").cloned().unwrap_or(json!("NONE")),
+        "display_name": definition["display_name"],
+        "dependents": [],
+    })
+}
+
+/// Every property the connector defines (`GET /connector-plugins/{class}/config`).
+pub fn config_definitions() -> Value {
+    Value::Array(definitions().iter().map(definition_json).collect())
 }
 
 /// The validation response for `config`.
@@ -67,19 +90,7 @@ pub fn validation_response(config: &BTreeMap<String, String>) -> Value {
             .map(|v| json!(v))
             .unwrap_or_else(|| definition["default_value"].clone());
         configs.push(json!({
-            "definition": {
-                "name": name,
-                "type": definition["type"],
-                "required": definition["required"],
-                "default_value": definition["default_value"],
-                "importance": definition["importance"],
-                "documentation": definition.get("documentation").cloned().unwrap_or(json!("")),
-                "group": definition["group"],
-                "order_in_group": definition["order_in_group"],
-                "width": definition.get("width").cloned().unwrap_or(json!("NONE")),
-                "display_name": definition["display_name"],
-                "dependents": [],
-            },
+            "definition": definition_json(definition),
             "value": {
                 "name": name,
                 "value": value,
