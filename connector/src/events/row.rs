@@ -30,33 +30,33 @@ pub fn image_values(
     path: ReadPath,
     old_values: Option<&[Option<Value>]>,
 ) -> Result<Vec<Value>, EventError> {
-    columns
-        .iter()
-        .enumerate()
-        .map(|(i, column)| {
-            let cell = cells.get(i).unwrap_or(&Cell::Null);
-            Ok(match cell {
-                Cell::Value(value) => convert(value, column, modes, path)?,
-                Cell::UnchangedToast => match old_values.and_then(|old| old.get(i)) {
-                    Some(Some(old)) => old.clone(),
-                    _ => unchanged_toast_value(column, modes),
-                },
-                Cell::Null if column.optional => Value::Null,
-                Cell::Null => column.default.clone().unwrap_or_else(|| {
-                    field_schemas
-                        .get(i)
-                        .copied()
-                        .flatten()
-                        .map_or(Value::Null, zero_value)
-                }),
-                Cell::Binary(_) => {
-                    return Err(EventError::BinaryCell {
-                        column: column.name.clone(),
-                    })
-                }
-            })
-        })
-        .collect()
+    // Sized up front, not collected from a `Result` iterator: that starts at four
+    // values and reallocates as it grows, on every row.
+    let mut values = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        let cell = cells.get(i).unwrap_or(&Cell::Null);
+        values.push(match cell {
+            Cell::Value(value) => convert(value, column, modes, path)?,
+            Cell::UnchangedToast => match old_values.and_then(|old| old.get(i)) {
+                Some(Some(old)) => old.clone(),
+                _ => unchanged_toast_value(column, modes),
+            },
+            Cell::Null if column.optional => Value::Null,
+            Cell::Null => column.default.clone().unwrap_or_else(|| {
+                field_schemas
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map_or(Value::Null, zero_value)
+            }),
+            Cell::Binary(_) => {
+                return Err(EventError::BinaryCell {
+                    column: column.name.clone(),
+                })
+            }
+        });
+    }
+    Ok(values)
 }
 
 /// The value Debezium substitutes for a null in a required field without a default.

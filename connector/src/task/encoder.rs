@@ -545,20 +545,26 @@ fn encode_error(table: &TableSchema, lsn: Option<u64>, reason: String) -> Encode
 }
 
 /// The captured columns of a row image, parsed.
+///
+/// Sized up front: collecting a `Result` iterator starts a `Vec` at four cells and
+/// grows it twice for a nine-column row, and at sixteen cells the request is large
+/// enough that glibc consolidates its free lists on every row (about a tenth of the
+/// connector's CPU in `bench/run connector`'s snapshot, before this).
 fn captured_cells<'a>(
     table: &'a TableSchema,
     tuple: &'a TupleData,
     captured: &[usize],
 ) -> Result<Vec<Cell<'a>>, String> {
     let row = RowValues::new(table, tuple);
-    captured
-        .iter()
-        .map(|&i| {
+    let mut cells = Vec::with_capacity(captured.len());
+    for &i in captured {
+        cells.push(
             row.cell(i)
                 .unwrap_or(Ok(Cell::Null))
-                .map_err(|e| e.to_string())
-        })
-        .collect()
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(cells)
 }
 
 fn image_cells<'a>(
