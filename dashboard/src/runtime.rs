@@ -186,7 +186,9 @@ pub async fn run(
     // The next offset this process will apply, per owned partition (for backlog).
     let mut positions: HashMap<PartitionName, i64> = HashMap::new();
     let ends = EndOffsets::start(&kafka, &spec)?;
-    let mut commit_delays: Vec<i64> = Vec::new();
+    // Source commit time of every event applied since the last commit, with its
+    // partition: the delay is observed once the commit holding its window succeeds.
+    let mut commit_delays: Vec<(SourcePartition, i64)> = Vec::new();
     let mut stats = RunStats::default();
     let mut tick = tokio::time::interval(Duration::from_millis(spec.commit_interval_ms.max(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -199,6 +201,7 @@ pub async fn run(
             &mut owned,
             &mut next_offsets,
             &mut positions,
+            &mut commit_delays,
         )?;
         tokio::select! {
             biased;
@@ -220,7 +223,7 @@ pub async fn run(
             }
             message = facts.recv() => {
                 let message = message?;
-                take_handover(&handover, &mut engine, &mut owned, &mut next_offsets, &mut positions)?;
+                take_handover(&handover, &mut engine, &mut owned, &mut next_offsets, &mut positions, &mut commit_delays)?;
                 let name = PartitionName::new(message.topic(), message.partition());
                 let Some(at) = owned.get(&name).cloned() else {
                     continue; // a revoked partition's buffered record: its new owner reads it
@@ -234,7 +237,7 @@ pub async fn run(
                         match engine.apply(&at, &change) {
                             Outcome::Applied => {
                                 metrics.applied.inc();
-                                commit_delays.push(source_ts);
+                                commit_delays.push((at, source_ts));
                             }
                             Outcome::Skipped => metrics.skipped.inc(),
                             Outcome::Late => metrics.late.inc(),
@@ -256,6 +259,7 @@ pub async fn run(
         &mut owned,
         &mut next_offsets,
         &mut positions,
+        &mut commit_delays,
     )?;
     flush(
         &mut engine,
@@ -377,6 +381,7 @@ fn take_handover(
     owned: &mut HashMap<PartitionName, SourcePartition>,
     next_offsets: &mut HashMap<PartitionName, i64>,
     positions: &mut HashMap<PartitionName, i64>,
+    commit_delays: &mut Vec<(SourcePartition, i64)>,
 ) -> anyhow::Result<()> {
     let Handover {
         claimed,
@@ -389,6 +394,7 @@ fn take_handover(
     for name in revoked {
         if let Some(at) = owned.remove(&name) {
             engine.revoke(&at);
+            commit_delays.retain(|(applied, _)| *applied != at);
         }
         next_offsets.remove(&name);
         positions.remove(&name);
@@ -398,6 +404,8 @@ fn take_handover(
             continue;
         };
         let at = SourcePartition::new(topic, partition);
+        // What was applied for it before is dropped; it is read again from the offset.
+        commit_delays.retain(|(applied, _)| *applied != at);
         let open = state
             .open
             .into_iter()
@@ -430,7 +438,7 @@ async fn flush(
     writer: &Arc<Mutex<Writer>>,
     owned: &mut HashMap<PartitionName, SourcePartition>,
     next_offsets: &mut HashMap<PartitionName, i64>,
-    commit_delays: &mut Vec<i64>,
+    commit_delays: &mut Vec<(SourcePartition, i64)>,
     metrics: &DashboardMetrics,
     alerting: &mut Alerting,
 ) -> anyhow::Result<()> {
@@ -454,7 +462,7 @@ async fn flush(
             partial: change
                 .partial
                 .as_ref()
-                .map(serde_json::to_value)
+                .map(serde_json::value::to_raw_value)
                 .transpose()?,
             closed: change.closed,
         });
@@ -472,10 +480,14 @@ async fn flush(
     let started = Instant::now();
     loop {
         let w = Arc::clone(writer);
-        let attempt = batch.clone();
-        let outcome =
-            tokio::task::spawn_blocking(move || lock(&w).commit(&attempt, true)).await??;
-        match outcome {
+        // Moved to the blocking thread and back: a batch can be large.
+        let (returned, outcome) = tokio::task::spawn_blocking(move || {
+            let outcome = lock(&w).commit(&batch, true);
+            (batch, outcome)
+        })
+        .await?;
+        batch = returned;
+        match outcome? {
             FlushOutcome::Committed => {
                 metrics.set_last_error(None);
                 break;
@@ -499,7 +511,12 @@ async fn flush(
     metrics
         .flush_seconds
         .observe(started.elapsed().as_secs_f64());
-    for source_ts in commit_delays.drain(..) {
+    // Events of a partition revoked or fenced since they were applied were not
+    // committed here: the partition's new owner reads them again and observes them.
+    for (at, source_ts) in commit_delays.drain(..) {
+        if !owned.values().any(|held| *held == at) {
+            continue;
+        }
         metrics
             .commit_delay_seconds
             .observe((now - source_ts).max(0) as f64 / 1000.0);

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::{Commands, Connection};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// A Kafka partition as the store names it.
@@ -80,12 +81,13 @@ impl WindowId {
 }
 
 /// One partition's partial of one window, as written.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PartialWrite {
     pub window: WindowId,
     pub partition: PartitionName,
-    /// The serialised partial; `None` removes it (a session merged into another).
-    pub partial: Option<Value>,
+    /// The serialised partial (serialised once, written twice: to the window and to
+    /// the partition's open windows); `None` removes it (a session merged into another).
+    pub partial: Option<Box<RawValue>>,
     pub closed: bool,
 }
 
@@ -318,13 +320,17 @@ impl Writer {
             let open_key = keys.open(&write.partition);
             match &write.partial {
                 Some(partial) => {
-                    let stored = serde_json::json!({"closed": write.closed, "partial": partial});
-                    pipe.hset(&window_key, &write.partition.0, stored.to_string())
-                        .ignore();
+                    // {"closed":…,"partial":…}, as `read` parses it.
+                    let stored = format!(
+                        r#"{{"closed":{},"partial":{}}}"#,
+                        write.closed,
+                        partial.get()
+                    );
+                    pipe.hset(&window_key, &write.partition.0, stored).ignore();
                     if write.closed {
                         pipe.hdel(&open_key, write.window.open_field()).ignore();
                     } else {
-                        pipe.hset(&open_key, write.window.open_field(), partial.to_string())
+                        pipe.hset(&open_key, write.window.open_field(), partial.get())
                             .ignore();
                     }
                 }

@@ -58,7 +58,10 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Relays the Redis notification channel to every open page until the process ends;
-/// reconnects when Redis goes away.
+/// reconnects when Redis goes away. It is subscribed only while a page listens: every
+/// changed window is announced, thousands a second under load, and reading them for
+/// nobody would cost the aggregations CPU. A page that opens gets the updates from
+/// within [`RELAY_IDLE_CHECK`]; it reads the windows when it loads anyway.
 pub async fn relay_notifications(
     redis_url: String,
     channel: String,
@@ -66,24 +69,45 @@ pub async fn relay_notifications(
 ) {
     use futures_util::StreamExt;
     loop {
+        while events.receiver_count() == 0 {
+            tokio::time::sleep(RELAY_IDLE_CHECK).await;
+        }
         let subscribed = async {
             let client = redis::Client::open(redis_url.as_str())?;
             let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(&channel).await?;
             let mut messages = pubsub.on_message();
-            while let Some(message) = messages.next().await {
+            loop {
+                let message = tokio::select! {
+                    message = messages.next() => message,
+                    () = tokio::time::sleep(RELAY_IDLE_CHECK) => {
+                        if events.receiver_count() == 0 {
+                            return Ok(()); // the last page closed
+                        }
+                        continue;
+                    }
+                };
+                let Some(message) = message else {
+                    return Ok::<(), redis::RedisError>(());
+                };
                 if let Ok(text) = message.get_payload::<String>() {
-                    let _ = events.send(text);
+                    if events.send(text).is_err() {
+                        return Ok(()); // the last page closed
+                    }
                 }
             }
-            Ok::<(), redis::RedisError>(())
         };
-        if let Err(e) = subscribed.await {
-            tracing::warn!(error = %e, "Redis notifications interrupted; resubscribing");
+        match subscribed.await {
+            Ok(()) if events.receiver_count() == 0 => continue,
+            Ok(()) => tracing::warn!("Redis notifications ended; resubscribing"),
+            Err(e) => tracing::warn!(error = %e, "Redis notifications interrupted; resubscribing"),
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+/// How often the relay looks whether a page listens.
+const RELAY_IDLE_CHECK: Duration = Duration::from_millis(250);
 
 /// 200 while the aggregation loop commits; 503 with its error while it restarts.
 async fn health(State(state): State<Arc<AppState>>) -> Response {
@@ -173,44 +197,96 @@ async fn lag(State(state): State<Arc<AppState>>) -> Response {
         return Json(json!({"connectors": [], "note": "worker.metrics.url is not configured"}))
             .into_response();
     };
-    let text = match state
+    let response = match state
         .http
         .get(url)
         .timeout(Duration::from_secs(3))
         .send()
         .await
     {
-        Ok(response) => match response.text().await {
-            Ok(text) => text,
-            Err(e) => {
-                return error_response(StatusCode::BAD_GATEWAY, format!("reading {url}: {e}"))
-            }
-        },
+        Ok(response) => response,
         Err(e) => return error_response(StatusCode::BAD_GATEWAY, format!("fetching {url}: {e}")),
     };
-    Json(json!({"connectors": parse_lag(&text)})).into_response()
+    // An error page (401 from a worker with API auth, 404 for a wrong path) has no
+    // gauges: say so rather than show an empty panel.
+    let status = response.status();
+    if !status.is_success() {
+        return error_response(
+            StatusCode::BAD_GATEWAY,
+            format!("fetching {url}: HTTP {status}"),
+        );
+    }
+    match response.text().await {
+        Ok(text) => Json(json!({"connectors": parse_lag(&text)})).into_response(),
+        Err(e) => error_response(StatusCode::BAD_GATEWAY, format!("reading {url}: {e}")),
+    }
+}
+
+/// One sample of the Prometheus text format: `name{label="value",…} value [timestamp]`.
+#[derive(Debug, PartialEq)]
+struct Sample<'a> {
+    name: &'a str,
+    labels: Vec<(&'a str, String)>,
+    value: f64,
+}
+
+/// Parses a sample line; `None` for comments, blank and malformed lines.
+fn parse_sample(line: &str) -> Option<Sample<'_>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    let name_end = line.find(|c: char| c == '{' || c.is_whitespace())?;
+    let name = &line[..name_end];
+    let mut rest = &line[name_end..];
+    let mut labels = Vec::new();
+    if let Some(mut inside) = rest.strip_prefix('{') {
+        loop {
+            inside = inside.trim_start_matches([',', ' ']);
+            if let Some(after) = inside.strip_prefix('}') {
+                rest = after;
+                break;
+            }
+            let (label, after) = inside.split_once("=\"")?;
+            // Label values escape `\\`, `\"` and `\n` (the exposition format's rules).
+            let mut value = String::new();
+            let mut chars = after.char_indices();
+            let end = loop {
+                match chars.next()? {
+                    (i, '"') => break i,
+                    (_, '\\') => match chars.next()?.1 {
+                        'n' => value.push('\n'),
+                        other => value.push(other),
+                    },
+                    (_, c) => value.push(c),
+                }
+            };
+            labels.push((label.trim(), value));
+            inside = &after[end + 1..];
+        }
+    }
+    let value = rest.split_whitespace().next()?.parse().ok()?;
+    Some(Sample {
+        name,
+        labels,
+        value,
+    })
 }
 
 /// Picks the replication-lag gauges out of Prometheus text.
 fn parse_lag(text: &str) -> Vec<Value> {
     let mut connectors: Vec<(String, serde_json::Map<String, Value>)> = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let Some((series, value)) = line.rsplit_once(' ') else {
-            continue;
-        };
-        let Ok(value) = value.parse::<f64>() else {
-            continue;
-        };
-        let (name, labels) = series.split_once('{').unwrap_or((series, ""));
-        let field = match name {
+    for sample in text.lines().filter_map(parse_sample) {
+        let field = match sample.name {
             "pgcdc_replication_lag_bytes" => "lag_bytes",
             "pgcdc_milliseconds_behind_source" => "ms_behind_source",
             _ => continue,
         };
-        let connector = labels
-            .split(',')
-            .find_map(|l| l.strip_prefix("connector=\""))
-            .map(|l| l.trim_end_matches('}').trim_end_matches('"').to_owned())
+        let connector = sample
+            .labels
+            .into_iter()
+            .find(|(label, _)| *label == "connector")
+            .map(|(_, value)| value)
             .unwrap_or_default();
         let entry = match connectors.iter_mut().find(|(c, _)| *c == connector) {
             Some(entry) => entry,
@@ -219,7 +295,7 @@ fn parse_lag(text: &str) -> Vec<Value> {
                 connectors.last_mut().expect("just pushed")
             }
         };
-        entry.1.insert(field.to_owned(), json!(value));
+        entry.1.insert(field.to_owned(), json!(sample.value));
     }
     connectors
         .into_iter()
@@ -277,6 +353,21 @@ mod tests {
             vec![
                 json!({"connector": "shop", "lag_bytes": 1024.0, "ms_behind_source": 35.0}),
                 json!({"connector": "crm", "lag_bytes": 0.0}),
+            ]
+        );
+    }
+
+    #[test]
+    fn label_order_escapes_and_timestamps_do_not_confuse_the_parser() {
+        let text = "pgcdc_replication_lag_bytes{state=\"x,y\",connector=\"a\\\"b\\\\c\"} 7 1700000000000\n\
+                    pgcdc_milliseconds_behind_source{connector=\"a\\\"b\\\\c\"}\t12\n\
+                    pgcdc_replication_lag_bytes 3\n\
+                    pgcdc_replication_lag_bytes{connector=\"broken} 5\n";
+        assert_eq!(
+            parse_lag(text),
+            vec![
+                json!({"connector": "a\"b\\c", "lag_bytes": 7.0, "ms_behind_source": 12.0}),
+                json!({"connector": "", "lag_bytes": 3.0}),
             ]
         );
     }

@@ -493,3 +493,109 @@ pub async fn clear_redis(prefix: &str) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `pgcdc connect` as a child process with one connector, its REST API on a free port
+/// (read back from its log); killed when dropped.
+#[derive(Debug)]
+pub struct WorkerProcess {
+    process: crate::process::ConnectProcess,
+    log: PathBuf,
+    /// `http://127.0.0.1:<port>`, without a trailing slash, as Connect's docs write it.
+    pub url: String,
+}
+
+impl WorkerProcess {
+    /// Starts `pgcdc connect --config <label>.json` (the connector's properties, which
+    /// must hold its `name`) with an offsets topic and state directory of its own, and
+    /// waits until the REST API answers.
+    pub async fn start(label: &str, connector: &Value) -> anyhow::Result<WorkerProcess> {
+        let config = crate::process::artifact_path(&format!("{label}.json"))?;
+        crate::process::write_config(&config, connector)?;
+        let state_dir = crate::process::artifact_path(&format!("{label}-state"))?;
+        let _ = std::fs::remove_dir_all(&state_dir);
+        let log = crate::process::artifact_path(&format!("{label}.log"))?;
+        let _ = std::fs::remove_file(&log);
+        let mut process = crate::process::ConnectProcess::start(
+            Some(&config),
+            crate::Stack::get().kafka_bootstrap(),
+            &format!("{label}_offsets"),
+            &state_dir,
+            &log,
+        )?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = loop {
+            if let Some(url) = crate::process::logged_rest_url(&log) {
+                break url;
+            }
+            if let Some(status) = process.try_status()? {
+                anyhow::bail!("pgcdc connect exited ({status}); see {}", log.display());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "pgcdc connect did not start; see {}",
+                log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        Ok(WorkerProcess { process, log, url })
+    }
+
+    /// A REST call; the status and the JSON body (`null` when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> anyhow::Result<(reqwest::StatusCode, Value)> {
+        let response = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.url))
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    }
+
+    /// Waits until the connector's task reports `state` (`RUNNING`, `PAUSED`, …).
+    pub async fn wait_task_state(&self, connector: &str, state: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, status) = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/connectors/{connector}/status"),
+                )
+                .await?;
+            if status["tasks"][0]["state"] == state {
+                return Ok(());
+            }
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "connector {connector} did not reach {state}: {status}; see {}",
+                self.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// SIGKILL (its replication connection ends with it, so the test's slot can be
+    /// dropped).
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        self.process.kill()
+    }
+}
+
+/// One connector's entry of the dashboard's `GET /api/lag` (`None`: not listed).
+pub async fn served_lag(base_url: &str, connector: &str) -> anyhow::Result<Option<Value>> {
+    let body: Value = reqwest::get(format!("{base_url}api/lag"))
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(body["connectors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["connector"] == connector)
+        .cloned())
+}

@@ -209,6 +209,17 @@ pub fn strip_ansi(text: &str) -> String {
     plain
 }
 
+/// The REST API's base URL (`http://127.0.0.1:<port>`) of the last `pgcdc connect`
+/// that logged to `log`, once it has said where it listens.
+pub fn logged_rest_url(log: &Path) -> Option<String> {
+    let log = strip_ansi(&std::fs::read_to_string(log).unwrap_or_default());
+    log.lines()
+        .rev()
+        .filter(|line| line.contains("REST API listening"))
+        .find_map(|line| line.split_once("address=")?.1.split_whitespace().next())
+        .map(|address| format!("http://{address}"))
+}
+
 /// How a test deploys `pgcdc connect` for one test database, the way an operator
 /// does: a configuration file, a log, a state directory, and restarts that resume
 /// from the state directory.
@@ -253,15 +264,8 @@ impl Deployment {
     pub async fn rest_url(&self, timeout: Duration) -> anyhow::Result<String> {
         let deadline = Instant::now() + timeout;
         loop {
-            let log = strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default());
-            let address = log
-                .lines()
-                .rev()
-                .filter(|line| line.contains("REST API listening"))
-                .find_map(|line| line.split_once("address=")?.1.split_whitespace().next())
-                .map(str::to_owned);
-            if let Some(address) = address {
-                return Ok(format!("http://{address}"));
+            if let Some(url) = logged_rest_url(&self.log) {
+                return Ok(url);
             }
             anyhow::ensure!(
                 Instant::now() < deadline,

@@ -25,7 +25,7 @@ fn write(partition: &PartitionName, start_ms: i64, count: i64, closed: bool) -> 
     PartialWrite {
         window: window(start_ms),
         partition: partition.clone(),
-        partial: Some(json!({"count": count})),
+        partial: Some(serde_json::value::to_raw_value(&json!({"count": count})).unwrap()),
         closed,
     }
 }
