@@ -146,6 +146,22 @@ install_browser_driver() {
   printf '%s' "$stamp" >"$dir/node_modules/.stamp"
 }
 
+# install_tansu: the JVM-free Kafka-protocol broker some tests also run on, built once
+# into the cache (about 8 minutes on 2 cores), its build directory removed afterwards.
+TANSU_VERSION=0.6.0
+install_tansu() {
+  local root=$CACHE/tansu stamp="tansu $TANSU_VERSION"
+  if stamp_ok "$root" "$stamp" && [[ -x $root/bin/tansu ]]; then return 0; fi
+  command -v cargo >/dev/null || die "cargo not found; fix: install Rust with rustup"
+  say "building tansu $TANSU_VERSION into $root (cargo install, about 8 minutes on 2 cores)"
+  local log=$CACHE/logs/tansu.log
+  cargo install tansu --version "=$TANSU_VERSION" --locked --features dynostore,libsql,postgres \
+    --root "$root" --target-dir "$CACHE/tansu-build" >"$log" 2>&1 ||
+    die "cargo install tansu failed; log: $log; fix: check that crates.io is reachable"
+  rm -rf "$CACHE/tansu-build"
+  printf '%s' "$stamp" >"$root/.stamp"
+}
+
 install_all() {
   install_apt
   install_pg_user
@@ -157,6 +173,7 @@ install_all() {
   install_kafka_jars
   install_debezium_jars
   install_browser_driver
+  install_tansu
   exec 8>&-
   # The cluster owner must reach the PostgreSQL 18 binaries inside the cache.
   if [[ $EUID -eq 0 ]] && ! runuser -u "$PG_OS_USER" -- test -x "$(pg18_bin_dir)/postgres"; then

@@ -150,9 +150,7 @@ impl PrivateBroker {
     }
 
     pub fn client_config(&self) -> ClientConfig {
-        let mut config = ClientConfig::new();
-        config.set("bootstrap.servers", self.bootstrap());
-        config
+        loopback_client_config(self.port)
     }
 
     /// SIGKILL: the broker is gone at once, as in a crash or a lost host.
@@ -246,6 +244,13 @@ impl PrivateBroker {
 
 fn classpath(libs: &Path) -> String {
     format!("{}/*", libs.display())
+}
+
+/// A client of a test's own broker on the loopback `port` (no SASL, unlike the stack's).
+pub fn loopback_client_config(port: u16) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", format!("127.0.0.1:{port}"));
+    config
 }
 
 impl Drop for PrivateBroker {

@@ -18,6 +18,7 @@ pub mod private_pg;
 pub mod process;
 pub mod sink_support;
 pub mod stack;
+pub mod tansu;
 
 pub use pg::{PgServer, TestDb};
 pub use stack::Stack;
