@@ -333,6 +333,19 @@ async fn a_source_and_a_jdbc_sink_run_on_one_worker_through_rest() {
         "pgcdc_connector_state{{connector=\"{sink_name}\",class=\"{SINK_CLASS}\",state=\"RUNNING\"}} 1"
     );
     assert!(metrics.contains(&running_sink), "{metrics}");
+    let records = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!(
+                "pgcdc_sink_records_total{{connector=\"{sink_name}\"}}"
+            ))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(
+        records.is_some_and(|n| n >= 60.0),
+        "the sink counts what it applied: {records:?}\n{metrics}"
+    );
 
     // A worker restart resumes both from the state directory, and what was written
     // while it was down arrives once.

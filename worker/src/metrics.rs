@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pgcdc_dashboard::metrics::DashboardMetrics;
+use pgcdc_sink::SinkMetrics;
 
 use pgcdc_connector::task::TaskMetrics;
 
@@ -107,7 +108,7 @@ pub async fn render(worker: &Worker) -> String {
                 name: &c.name,
                 metrics,
             }),
-            Figures::Sink | Figures::Dashboard(_) => None,
+            Figures::Sink(_) | Figures::Dashboard(_) => None,
         })
         .collect();
     let mut out = String::new();
@@ -293,6 +294,7 @@ pub async fn render(worker: &Worker) -> String {
             c.restarts as f64,
         );
     }
+    sink_metrics(&mut f, &connectors);
     dashboard_metrics(&mut f, &connectors);
     process_metrics(&mut f);
     out
@@ -304,6 +306,66 @@ struct Source<'a> {
     metrics: &'a TaskMetrics,
 }
 
+/// Reads one counter of a sink's figures.
+type SinkCounter = fn(&SinkMetrics) -> u64;
+
+/// A sink connector's progress, across its task's restarts.
+fn sink_metrics(f: &mut Family<'_>, connectors: &[ConnectorMetrics]) {
+    let sinks: Vec<(&str, &SinkMetrics)> = connectors
+        .iter()
+        .filter_map(|c| match &c.figures {
+            Figures::Sink(metrics) => Some((c.name.as_str(), metrics.as_ref())),
+            Figures::Source(_) | Figures::Dashboard(_) => None,
+        })
+        .collect();
+    let counters: [(&str, &str, SinkCounter); 5] = [
+        (
+            "pgcdc_sink_batches_total",
+            "Batches a sink committed to the warehouse.",
+            |m| m.batches.load(Ordering::Relaxed),
+        ),
+        ("pgcdc_sink_records_total", "Records a sink applied.", |m| {
+            m.records.load(Ordering::Relaxed)
+        }),
+        (
+            "pgcdc_sink_rows_total",
+            "Warehouse rows a sink inserted, updated or deleted.",
+            |m| m.rows.load(Ordering::Relaxed),
+        ),
+        (
+            "pgcdc_sink_records_skipped_total",
+            "Records a sink skipped: the warehouse had them.",
+            |m| m.skipped.load(Ordering::Relaxed),
+        ),
+        (
+            "pgcdc_sink_records_rejected_total",
+            "Poison records a sink left out (errors.tolerance=all).",
+            |m| m.rejected.load(Ordering::Relaxed),
+        ),
+    ];
+    for (metric, help, read) in counters {
+        f.header(metric, "counter", help);
+        for (name, m) in &sinks {
+            f.sample(metric, &[("connector", name)], read(m) as f64);
+        }
+    }
+    f.header(
+        "pgcdc_sink_last_commit_timestamp_seconds",
+        "gauge",
+        "When a sink last committed a batch.",
+    );
+    for (name, m) in &sinks {
+        let ms = m.last_commit_ms.load(Ordering::Relaxed);
+        if ms > 0 {
+            f.sample(
+                "pgcdc_sink_last_commit_timestamp_seconds",
+                &[("connector", name)],
+                ms as f64 / 1000.0,
+            );
+        }
+    }
+}
+
 /// A dashboard connector's progress (its own `/metrics`, on its page's address,
 /// has every figure).
 fn dashboard_metrics(f: &mut Family<'_>, connectors: &[ConnectorMetrics]) {
@@ -311,7 +373,7 @@ fn dashboard_metrics(f: &mut Family<'_>, connectors: &[ConnectorMetrics]) {
         .iter()
         .filter_map(|c| match &c.figures {
             Figures::Dashboard(figures) => figures.current().map(|m| (c.name.as_str(), m)),
-            Figures::Source(_) | Figures::Sink => None,
+            Figures::Source(_) | Figures::Sink(_) => None,
         })
         .collect();
     f.header(

@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use pgcdc_connector::config::{PostgresConnectorConfig, PropertyError};
 use pgcdc_connector::task::{TaskMetrics, TaskOptions};
+use pgcdc_sink::SinkMetrics;
 use tokio_util::sync::CancellationToken;
 
 use crate::runtime::WorkerError;
@@ -112,7 +113,7 @@ impl ConnectorClass {
     pub fn figures(self) -> Figures {
         match self {
             ConnectorClass::Postgres => Figures::Source(Arc::default()),
-            ConnectorClass::JdbcSink => Figures::Sink,
+            ConnectorClass::JdbcSink => Figures::Sink(Arc::default()),
             ConnectorClass::Dashboard => Figures::Dashboard(Arc::default()),
         }
     }
@@ -151,9 +152,7 @@ pub fn validate(config: &BTreeMap<String, String>) -> Result<Parsed, WorkerError
 #[derive(Debug, Clone)]
 pub enum Figures {
     Source(Arc<TaskMetrics>),
-    /// The sink's progress is in the warehouse's offsets table; the worker reports
-    /// its state and restarts.
-    Sink,
+    Sink(Arc<SinkMetrics>),
     Dashboard(Arc<dashboard::DashboardFigures>),
 }
 
@@ -164,7 +163,7 @@ impl Figures {
     pub fn drains_when_stopped(&self) -> bool {
         match self {
             Figures::Source(metrics) => source::streaming(metrics),
-            Figures::Sink | Figures::Dashboard(_) => true,
+            Figures::Sink(_) | Figures::Dashboard(_) => true,
         }
     }
 
@@ -209,7 +208,9 @@ pub async fn run_once(
         (Parsed::Source(config), Figures::Source(metrics)) => {
             source::run_once(config, options, Arc::clone(metrics), shutdown).await
         }
-        (Parsed::Sink(config), _) => sink::run_once(config, options, shutdown).await,
+        (Parsed::Sink(settings), Figures::Sink(metrics)) => {
+            sink::run_once(settings, options, metrics, shutdown).await
+        }
         (Parsed::Dashboard(config), Figures::Dashboard(metrics)) => {
             dashboard::run_once(name, config, options, Arc::clone(metrics), shutdown).await
         }

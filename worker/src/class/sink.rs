@@ -1,5 +1,5 @@
 //! `io.debezium.connector.jdbc.JdbcSinkConnector`: pgcdc's sink task
-//! (`pgcdc_sink::run`), Kafka → warehouse, with the properties `pgcdc sink` reads.
+//! (`pgcdc_sink::run_with_metrics`), Kafka → warehouse, with the properties `pgcdc sink` reads.
 //! Its consumed offsets live in the warehouse, in the same transaction as the rows;
 //! `GET /connectors/{name}/offsets` reads them from there in Connect's sink shape.
 
@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use pgcdc_connector::config::PropertyError;
 use pgcdc_connector::task::TaskOptions;
-use pgcdc_sink::SinkConfig;
+use pgcdc_sink::{SinkConfig, SinkMetrics};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -45,12 +45,14 @@ pub fn parse(resolved: &BTreeMap<String, String>) -> Result<SinkSettings, Vec<Pr
 pub async fn run_once(
     settings: &SinkSettings,
     options: &TaskOptions,
+    metrics: &SinkMetrics,
     shutdown: CancellationToken,
 ) -> Result<(), Failure> {
     for warning in &settings.warnings {
         tracing::warn!(connector = %settings.config.name, "{warning}");
     }
-    match pgcdc_sink::run(Arc::clone(&settings.config), &options.kafka, shutdown).await {
+    let config = Arc::clone(&settings.config);
+    match pgcdc_sink::run_with_metrics(config, &options.kafka, shutdown, metrics).await {
         Ok(stats) => {
             tracing::info!(
                 connector = %settings.config.name,
