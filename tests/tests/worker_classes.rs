@@ -4,7 +4,8 @@
 //! rows written to PostgreSQL arrive in the warehouse (inserts, updates, deletes),
 //! pausing the sink stops applying and resuming catches up, a bad sink property is a
 //! 400 naming it, the warehouse password never shows, and a worker restart resumes
-//! both connectors from the state directory. Then the same worker hosts pgcdc's
+//! both connectors from the state directory; a sink that cannot run is FAILED with
+//! the reason, and runs once fixed and restarted. Then the same worker hosts pgcdc's
 //! dashboard class beside a source: its served windows equal the aggregates SQL
 //! computes over the source tables, a bad spec is a 400 naming `dashboard.spec`, and
 //! a worker restart serves the page again on its address.
@@ -371,6 +372,74 @@ async fn a_source_and_a_jdbc_sink_run_on_one_worker_through_rest() {
     wait_equal(&source_sql, &warehouse_sql, &pairs, Duration::from_secs(60))
         .await
         .unwrap();
+
+    // A sink that cannot run is FAILED with the reason as its trace (here: its table
+    // is missing under schema.evolution=none), and a restart once it is fixed runs it.
+    let strict_name = format!("{}_strict", source.name);
+    let strict_config = sink_properties(
+        &strict_name,
+        &warehouse,
+        std::slice::from_ref(&topic),
+        json!({"schema.evolution": "none", "collection.name.format": "strict_${topic}"}),
+    );
+    let (status, info) = call(
+        Method::POST,
+        &format!("{url}/connectors"),
+        Some(json!({"name": strict_name, "config": strict_config})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{info}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let failed = loop {
+        let (_, status) = call(
+            Method::GET,
+            &format!("{url}/connectors/{strict_name}/status"),
+            None,
+        )
+        .await;
+        if status["tasks"][0]["state"] == "FAILED" {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "never FAILED: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let trace = failed["tasks"][0]["trace"].as_str().unwrap();
+    assert!(trace.contains("does not exist"), "{trace}");
+    let strict_copy = format!("strict_{copy}");
+    warehouse_sql
+        .batch_execute(&format!(
+            "CREATE TABLE {strict_copy} (LIKE {copy} INCLUDING ALL)"
+        ))
+        .await
+        .unwrap();
+    let (status, _) = call(
+        Method::POST,
+        &format!("{url}/connectors/{strict_name}/restart"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    wait_state(&url, &strict_name, "RUNNING").await;
+    let strict_pairs = [TablePair {
+        source: "orders".to_owned(),
+        copy: strict_copy,
+        key: vec!["id"],
+    }];
+    wait_equal(
+        &source_sql,
+        &warehouse_sql,
+        &strict_pairs,
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
+    let (status, _) = call(
+        Method::DELETE,
+        &format!("{url}/connectors/{strict_name}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     // Deleting the sink stops it; the source keeps running.
     let (status, _) = call(
