@@ -1,5 +1,6 @@
 //! `pgcdc connect`: the worker. It serves Kafka Connect's REST API, runs the
-//! connectors created through it (and those given with `--config`, the JSON one would
+//! connectors created through it — PostgreSQL sources, JDBC sinks and dashboards
+//! (`pgcdc_worker::class`) — (and those given with `--config`, the JSON one would
 //! POST to Kafka Connect: `{"name":…,"config":{…}}` or the bare `config` object), keeps
 //! their configurations in the state directory so a restart resumes them, and on
 //! SIGTERM drains every connector and exits 0.
@@ -17,7 +18,8 @@ use crate::kafka::KafkaArgs;
 
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
-    /// A connector's JSON configuration, created or updated at start; repeatable.
+    /// A connector's JSON configuration (any class the worker hosts: PostgreSQL
+    /// source, JDBC sink, dashboard), created or updated at start; repeatable.
     #[arg(long)]
     pub config: Vec<PathBuf>,
     #[command(flatten)]

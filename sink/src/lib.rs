@@ -17,6 +17,7 @@
 //! - [`batch`], [`plan`]: a batch → per-table plans, last change per key;
 //! - [`merge`]: a plan → COPY data and set-based statements;
 //! - [`warehouse`]: one transaction per batch with its offsets;
+//! - [`metrics`]: live counters for a host's `/metrics`;
 //! - [`poison`], [`dead_letter`]: records that cannot be applied, `errors.tolerance`
 //!   and the dead-letter topic;
 //! - [`config`]: the Debezium JDBC sink properties;
@@ -30,6 +31,7 @@ pub mod decode;
 pub mod error;
 pub mod event;
 pub mod merge;
+pub mod metrics;
 pub mod naming;
 pub mod plan;
 pub mod poison;
@@ -42,4 +44,5 @@ pub mod warehouse;
 
 pub use config::{ConfigErrors, ParsedSinkConfig, SinkConfig};
 pub use error::SinkError;
-pub use task::{run, run_until_stopped, SinkStats};
+pub use metrics::SinkMetrics;
+pub use task::{run, run_until_stopped, run_with_metrics, SinkStats};

@@ -31,6 +31,7 @@ use crate::config::{ErrorTolerance, SinkConfig};
 use crate::consumer::{self, lock, Assignment, SinkConsumer};
 use crate::dead_letter::DeadLetters;
 use crate::error::SinkError;
+use crate::metrics::SinkMetrics;
 use crate::poison::{is_row_rejection, RecordFailure, Rejected};
 use crate::warehouse::{EachApplied, PartitionCommit, RecordTables, TopicPartition, Warehouse};
 
@@ -110,6 +111,16 @@ pub async fn run(
     kafka: &ClientConfig,
     shutdown: CancellationToken,
 ) -> Result<SinkStats, SinkError> {
+    run_with_metrics(config, kafka, shutdown, &SinkMetrics::default()).await
+}
+
+/// [`run`], adding its progress to `metrics` after every batch.
+pub async fn run_with_metrics(
+    config: Arc<SinkConfig>,
+    kafka: &ClientConfig,
+    shutdown: CancellationToken,
+    metrics: &SinkMetrics,
+) -> Result<SinkStats, SinkError> {
     let mut warehouse = Warehouse::connect(Arc::clone(&config)).await?;
     let mut preparer = Preparer::new(Arc::clone(&config))?;
     let dead_letters = match (&config.dead_letter_queue, config.errors_tolerance) {
@@ -127,6 +138,7 @@ pub async fn run(
     let (consumer, assignment) = consumer::subscribe(&config, kafka)?;
     tracing::info!(sink = %config.name, group = %config.group_id(), "sink started");
     let mut stats = SinkStats::default();
+    let mut reported = SinkStats::default();
     let mut batch = OpenBatch::default();
     loop {
         if let Some(failure) = lock(&assignment).failure.take() {
@@ -138,6 +150,7 @@ pub async fn run(
             .is_some_and(|since| since.elapsed() >= config.batch_max_latency);
         if full || due {
             flush(&mut apply, &consumer, &assignment, &mut batch, &mut stats).await?;
+            metrics.report(&stats, &mut reported);
             continue;
         }
         let deadline = batch
@@ -172,6 +185,7 @@ pub async fn run(
     }
     // Drain: what was read is applied before the task ends.
     flush(&mut apply, &consumer, &assignment, &mut batch, &mut stats).await?;
+    metrics.report(&stats, &mut reported);
     tracing::info!(sink = %config.name, ?stats, "sink stopped");
     Ok(stats)
 }

@@ -3,6 +3,8 @@
 //! secret masking and config providers, Prometheus metrics and health endpoints, and
 //! ordered shutdown. Operators drive it exactly as they drive a Kafka Connect worker.
 //!
+//! - [`class`]: the connector classes hosted (PostgreSQL source, JDBC sink,
+//!   dashboard): their configurations, runs and figures;
 //! - [`runtime`]: the [`Worker`]: connectors' lifecycle and state;
 //! - [`run`]: one run of a connector's task: retries, and stopping it;
 //! - [`rest`]: the HTTP API, `/metrics`, `/health`;
@@ -11,6 +13,7 @@
 //! - [`validate`]: Connect's validation response;
 //! - [`metrics`]: the Prometheus exposition.
 
+pub mod class;
 pub mod metrics;
 pub mod rest;
 pub mod run;

@@ -1,6 +1,7 @@
-//! `GET /metrics`: Prometheus text exposition of every connector's state, replication
-//! lag and progress, and of the process. Metric names start with `pgcdc_`; labels are
-//! `connector` (and `table`, `op` for event counts).
+//! `GET /metrics`: Prometheus text exposition of every connector's state (whatever its
+//! class), a source's replication lag and progress, a dashboard's records and
+//! commits, and the process. Metric names start with `pgcdc_`; labels are
+//! `connector` (and `class` on the state, `table`, `op` for event counts).
 //!
 //! Lag in bytes is PostgreSQL's own view: `pg_current_wal_lsn()` minus the slot's
 //! `confirmed_flush_lsn`, sampled at scrape time over a short-lived connection (a
@@ -9,8 +10,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
+use pgcdc_dashboard::metrics::DashboardMetrics;
+use pgcdc_sink::SinkMetrics;
+
+use pgcdc_connector::task::TaskMetrics;
+
+use crate::class::Figures;
 use crate::runtime::{ConnectorMetrics, TaskState, Worker};
 
 fn escape(label: &str) -> String {
@@ -48,13 +56,16 @@ impl Family<'_> {
 async fn lag_bytes(worker: &Worker, connectors: &[ConnectorMetrics]) -> BTreeMap<String, i64> {
     let mut samples = tokio::task::JoinSet::new();
     for c in connectors {
+        let Some(slot) = c.slot.clone() else {
+            continue;
+        };
         if matches!(c.state, TaskState::Stopped) {
             continue;
         }
         let Ok(config) = worker.resolved_config(&c.name).await else {
             continue;
         };
-        let (name, slot) = (c.name.clone(), c.slot.clone());
+        let name = c.name.clone();
         samples.spawn(async move {
             let replication = pgcdc_connector::task::replication_config(&config);
             let query = async {
@@ -89,6 +100,17 @@ async fn lag_bytes(worker: &Worker, connectors: &[ConnectorMetrics]) -> BTreeMap
 pub async fn render(worker: &Worker) -> String {
     let connectors = worker.metrics().await;
     let lags = lag_bytes(worker, &connectors).await;
+    // The source connectors' own figures.
+    let sources: Vec<Source<'_>> = connectors
+        .iter()
+        .filter_map(|c| match &c.figures {
+            Figures::Source(metrics) => Some(Source {
+                name: &c.name,
+                metrics,
+            }),
+            Figures::Sink(_) | Figures::Dashboard(_) => None,
+        })
+        .collect();
     let mut out = String::new();
     let mut f = Family { out: &mut out };
 
@@ -109,7 +131,11 @@ pub async fn render(worker: &Worker) -> String {
             let current = c.state.name() == state;
             f.sample(
                 "pgcdc_connector_state",
-                &[("connector", &c.name), ("state", state)],
+                &[
+                    ("connector", &c.name),
+                    ("class", c.class.name()),
+                    ("state", state),
+                ],
                 f64::from(u8::from(current)),
             );
         }
@@ -119,11 +145,11 @@ pub async fn render(worker: &Worker) -> String {
         "gauge",
         "1 while the task is connected to PostgreSQL.",
     );
-    for c in &connectors {
+    for c in &sources {
         let connected = c.metrics.connected.load(Ordering::Relaxed);
         f.sample(
             "pgcdc_connected",
-            &[("connector", &c.name)],
+            &[("connector", c.name)],
             f64::from(u8::from(connected)),
         );
     }
@@ -144,11 +170,11 @@ pub async fn render(worker: &Worker) -> String {
         "gauge",
         "Processing time minus source commit time of the last streamed event (Debezium's MilliSecondsBehindSource).",
     );
-    for c in &connectors {
+    for c in &sources {
         if let Some(ms) = c.metrics.millis_behind_source() {
             f.sample(
                 "pgcdc_milliseconds_behind_source",
-                &[("connector", &c.name)],
+                &[("connector", c.name)],
                 ms as f64,
             );
         }
@@ -158,11 +184,11 @@ pub async fn render(worker: &Worker) -> String {
         "counter",
         "Change events produced, by table and op.",
     );
-    for c in &connectors {
+    for c in &sources {
         for ((table, op), count) in c.metrics.events() {
             f.sample(
                 "pgcdc_events_total",
-                &[("connector", &c.name), ("table", &table), ("op", op)],
+                &[("connector", c.name), ("table", &table), ("op", op)],
                 count as f64,
             );
         }
@@ -172,11 +198,11 @@ pub async fn render(worker: &Worker) -> String {
         "counter",
         "Kafka records handed to the producer.",
     );
-    for c in &connectors {
+    for c in &sources {
         let n = c.metrics.records_produced.load(Ordering::Relaxed);
         f.sample(
             "pgcdc_records_produced_total",
-            &[("connector", &c.name)],
+            &[("connector", c.name)],
             n as f64,
         );
     }
@@ -195,9 +221,9 @@ pub async fn render(worker: &Worker) -> String {
         "counter",
         "Rows read by snapshots.",
     );
-    for c in &connectors {
-        let m = &c.metrics;
-        let labels = [("connector", c.name.as_str())];
+    for c in &sources {
+        let m = c.metrics;
+        let labels = [("connector", c.name)];
         f.sample(
             "pgcdc_snapshot_running",
             &labels,
@@ -209,7 +235,7 @@ pub async fn render(worker: &Worker) -> String {
         ] {
             f.sample(
                 "pgcdc_snapshot_tables",
-                &[("connector", &c.name), ("kind", kind)],
+                &[("connector", c.name), ("kind", kind)],
                 value as f64,
             );
         }
@@ -239,9 +265,9 @@ pub async fn render(worker: &Worker) -> String {
         "counter",
         "Task restarts after retriable failures.",
     );
-    for c in &connectors {
-        let m = &c.metrics;
-        let labels = [("connector", c.name.as_str())];
+    for c in &sources {
+        let m = c.metrics;
+        let labels = [("connector", c.name)];
         let seconds = |ms: i64| ms as f64 / 1000.0;
         let last = m.last_event_processed_ms.load(Ordering::Relaxed);
         if last > 0 {
@@ -260,10 +286,120 @@ pub async fn render(worker: &Worker) -> String {
             &labels,
             m.confirmed_lsn.load(Ordering::Relaxed) as f64,
         );
-        f.sample("pgcdc_task_restarts_total", &labels, c.restarts as f64);
     }
+    for c in &connectors {
+        f.sample(
+            "pgcdc_task_restarts_total",
+            &[("connector", c.name.as_str())],
+            c.restarts as f64,
+        );
+    }
+    sink_metrics(&mut f, &connectors);
+    dashboard_metrics(&mut f, &connectors);
     process_metrics(&mut f);
     out
+}
+
+/// A source connector's figures.
+struct Source<'a> {
+    name: &'a str,
+    metrics: &'a TaskMetrics,
+}
+
+/// Reads one counter of a sink's figures.
+type SinkCounter = fn(&SinkMetrics) -> u64;
+
+/// A sink connector's progress, across its task's restarts.
+fn sink_metrics(f: &mut Family<'_>, connectors: &[ConnectorMetrics]) {
+    let sinks: Vec<(&str, &SinkMetrics)> = connectors
+        .iter()
+        .filter_map(|c| match &c.figures {
+            Figures::Sink(metrics) => Some((c.name.as_str(), metrics.as_ref())),
+            Figures::Source(_) | Figures::Dashboard(_) => None,
+        })
+        .collect();
+    let counters: [(&str, &str, SinkCounter); 5] = [
+        (
+            "pgcdc_sink_batches_total",
+            "Batches a sink committed to the warehouse.",
+            |m| m.batches.load(Ordering::Relaxed),
+        ),
+        ("pgcdc_sink_records_total", "Records a sink applied.", |m| {
+            m.records.load(Ordering::Relaxed)
+        }),
+        (
+            "pgcdc_sink_rows_total",
+            "Warehouse rows a sink inserted, updated or deleted.",
+            |m| m.rows.load(Ordering::Relaxed),
+        ),
+        (
+            "pgcdc_sink_records_skipped_total",
+            "Records a sink skipped: the warehouse had them.",
+            |m| m.skipped.load(Ordering::Relaxed),
+        ),
+        (
+            "pgcdc_sink_records_rejected_total",
+            "Poison records a sink left out (errors.tolerance=all).",
+            |m| m.rejected.load(Ordering::Relaxed),
+        ),
+    ];
+    for (metric, help, read) in counters {
+        f.header(metric, "counter", help);
+        for (name, m) in &sinks {
+            f.sample(metric, &[("connector", name)], read(m) as f64);
+        }
+    }
+    f.header(
+        "pgcdc_sink_last_commit_timestamp_seconds",
+        "gauge",
+        "When a sink last committed a batch.",
+    );
+    for (name, m) in &sinks {
+        let ms = m.last_commit_ms.load(Ordering::Relaxed);
+        if ms > 0 {
+            f.sample(
+                "pgcdc_sink_last_commit_timestamp_seconds",
+                &[("connector", name)],
+                ms as f64 / 1000.0,
+            );
+        }
+    }
+}
+
+/// A dashboard connector's progress (its own `/metrics`, on its page's address,
+/// has every figure).
+fn dashboard_metrics(f: &mut Family<'_>, connectors: &[ConnectorMetrics]) {
+    let dashboards: Vec<(&str, Arc<DashboardMetrics>)> = connectors
+        .iter()
+        .filter_map(|c| match &c.figures {
+            Figures::Dashboard(figures) => figures.current().map(|m| (c.name.as_str(), m)),
+            Figures::Source(_) | Figures::Sink(_) => None,
+        })
+        .collect();
+    f.header(
+        "pgcdc_dashboard_records_total",
+        "counter",
+        "Change records a dashboard read from its fact topics.",
+    );
+    for (name, m) in &dashboards {
+        f.sample(
+            "pgcdc_dashboard_records_total",
+            &[("connector", name)],
+            m.records.get() as f64,
+        );
+    }
+    f.header(
+        "pgcdc_dashboard_commits_total",
+        "counter",
+        "A dashboard's commits of results and offsets to Redis.",
+    );
+    for (name, m) in &dashboards {
+        f.sample(
+            "pgcdc_dashboard_commits_total",
+            &[("connector", name)],
+            m.flushes.get() as f64,
+        );
+    }
 }
 
 /// Resident memory and CPU time of this process, from /proc.

@@ -1,11 +1,13 @@
-//! One run of a connector's task on this worker: started once the previous run has
+//! One run of a connector's task on this worker, whatever its class
+//! ([`crate::class`]): started once the previous run has
 //! ended (two runs of one connector never overlap), restarted after failures worth
 //! retrying with exponential backoff and jitter, marked FAILED after the others, and
 //! stopped without holding the REST call that stops it for longer than Kafka
 //! Connect would.
 //!
-//! Stopping cancels the task. A streaming task then drains what it sent, confirms it
-//! and returns, and the stop waits up to [`GRACEFUL_SHUTDOWN`] for that. The
+//! Stopping cancels the task. A streaming source task then drains what it sent,
+//! confirms it and returns (a sink applies its open batch, the dashboard commits its
+//! windows), and the stop waits up to [`GRACEFUL_SHUTDOWN`] for that. The source
 //! connector watches for cancellation only while it streams, though: a task still
 //! connecting, or taking its initial snapshot, would hold a pause, stop, update or
 //! delete for as long as that takes (a connection timeout; a snapshot, for hours). So
@@ -17,16 +19,15 @@
 //! for it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use pgcdc_connector::config::PostgresConnectorConfig;
-use pgcdc_connector::task::{self, TaskMetrics, TaskOptions};
+use pgcdc_connector::task::TaskOptions;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::runtime::{validate, TaskState};
+use crate::class::{self, Figures};
+use crate::runtime::TaskState;
 
 /// How long a stopped task may take to drain before it is abandoned: Kafka Connect's
 /// `task.shutdown.graceful.timeout.ms` default.
@@ -43,7 +44,7 @@ pub type Ending = JoinHandle<()>;
 #[derive(Debug, Clone)]
 pub struct Shared {
     pub state: Arc<StdMutex<TaskState>>,
-    pub metrics: Arc<TaskMetrics>,
+    pub figures: Figures,
     /// Task restarts after retriable failures, by connector.
     pub restarts: Arc<StdMutex<BTreeMap<String, u64>>>,
 }
@@ -53,14 +54,6 @@ impl Shared {
         if let Ok(mut current) = self.state.lock() {
             *current = state;
         }
-    }
-
-    /// An aborted task cannot say it disconnected.
-    fn disconnected(&self) {
-        self.metrics.connected.store(false, Ordering::Relaxed);
-        self.metrics
-            .snapshot_running
-            .store(false, Ordering::Relaxed);
     }
 }
 
@@ -85,7 +78,7 @@ impl Run {
         let handle = tokio::spawn(async move {
             if let Some(previous) = previous {
                 let _ = previous.await;
-                shared.disconnected();
+                shared.figures.disconnected();
             }
             supervise(&name, &config, &options, &shared, &token).await;
         });
@@ -93,11 +86,10 @@ impl Run {
     }
 
     /// Stops the task; returns it if it is still finishing in the background.
-    pub async fn stop(self, name: &str, metrics: &TaskMetrics) -> Option<Ending> {
+    pub async fn stop(self, name: &str, figures: &Figures) -> Option<Ending> {
         self.cancel.cancel();
         let mut handle = self.handle;
-        let streaming = metrics.connected.load(Ordering::Relaxed)
-            && !metrics.snapshot_running.load(Ordering::Relaxed);
+        let streaming = figures.drains_when_stopped();
         if streaming
             && tokio::time::timeout(GRACEFUL_SHUTDOWN, &mut handle)
                 .await
@@ -107,14 +99,13 @@ impl Run {
         }
         handle.abort();
         let ended = tokio::time::timeout(ABORT_WAIT, &mut handle).await.is_ok();
-        metrics.connected.store(false, Ordering::Relaxed);
-        metrics.snapshot_running.store(false, Ordering::Relaxed);
+        figures.disconnected();
         tracing::warn!(
             connector = %name,
             streaming,
             ended,
             "task aborted when stopped: it was not streaming, or did not drain within {} s; \
-             the next start resumes from the slot's confirmed position",
+             the next start resumes from its stored position (slot, or sink offsets)",
             GRACEFUL_SHUTDOWN.as_secs()
         );
         (!ended).then_some(handle)
@@ -130,13 +121,8 @@ async fn supervise(
     shared: &Shared,
     token: &CancellationToken,
 ) {
-    let parsed = match validate(config) {
-        // Pausing and restarting stop the task too; the worker drops the slot only
-        // when the connector really stops (see `Worker::halt`).
-        Ok(parsed) => PostgresConnectorConfig {
-            slot_drop_on_stop: false,
-            ..parsed
-        },
+    let parsed = match class::validate(config) {
+        Ok(parsed) => parsed,
         Err(e) => {
             shared.set(TaskState::Failed {
                 trace: e.to_string(),
@@ -147,26 +133,24 @@ async fn supervise(
     let mut delay = Duration::from_secs(1);
     while !token.is_cancelled() {
         shared.set(TaskState::Running);
-        let result =
-            task::run_with_metrics(&parsed, options, Arc::clone(&shared.metrics), token.clone())
-                .await;
+        let result = class::run_once(name, &parsed, options, &shared.figures, token.clone()).await;
         match result {
-            Ok(_) => {
+            Ok(()) => {
                 tracing::info!(connector = %name, "task stopped");
                 return;
             }
             // A failure that ends a cancelled run is the cancellation's doing (a
             // connection closed under it), not the connector's state.
             Err(e) if token.is_cancelled() => {
-                tracing::info!(connector = %name, error = %e, "task stopped");
+                tracing::info!(connector = %name, error = %e.message, "task stopped");
                 return;
             }
-            Err(e) if e.is_retriable() => {
+            Err(e) if e.retriable => {
                 if let Ok(mut restarts) = shared.restarts.lock() {
                     *restarts.entry(name.to_owned()).or_insert(0) += 1;
                 }
                 let wait = delay + delay.mul_f64(jitter() * 0.5);
-                tracing::warn!(connector = %name, error = %e, retry_in_ms = wait.as_millis() as u64, "task failed; retrying");
+                tracing::warn!(connector = %name, error = %e.message, retry_in_ms = wait.as_millis() as u64, "task failed; retrying");
                 tokio::select! {
                     () = token.cancelled() => return,
                     () = tokio::time::sleep(wait) => {}
@@ -174,16 +158,13 @@ async fn supervise(
                 delay = (delay * 2).min(Duration::from_secs(60));
             }
             Err(e) => {
-                tracing::error!(connector = %name, error = %e, "task failed");
-                shared.set(TaskState::Failed {
-                    trace: format!("{e}\n{e:?}"),
-                });
+                tracing::error!(connector = %name, error = %e.message, "task failed");
+                shared.set(TaskState::Failed { trace: e.trace });
                 return;
             }
         }
     }
 }
-
 /// A number in [0, 1) from the clock: backoff jitter needs no better randomness.
 fn jitter() -> f64 {
     let nanos = std::time::SystemTime::now()

@@ -1,24 +1,25 @@
-//! Connector lifecycle: each connector is one task (`pgcdc_connector::task`) on this
-//! worker, started, paused, resumed, stopped, restarted and deleted as Kafka Connect
+//! Connector lifecycle: each connector is one task on this worker, of its class
+//! ([`crate::class`]: the PostgreSQL source, the JDBC sink, the dashboard), started, paused, resumed, stopped, restarted and deleted as Kafka Connect
 //! does it, with its configuration and target state persisted ([`crate::store`]).
 //! Each start of the task is a [`crate::run::Run`]: retries with backoff, and
 //! stopping that drains a streaming task but never holds a REST call for long; the
 //! next start waits for the previous run to end, so two runs of one connector never
-//! overlap (and PostgreSQL's one-consumer-per-slot rule fences it anyway).
+//! overlap (PostgreSQL's one-consumer-per-slot rule and the sink's offset checks fence
+//! it anyway).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use pgcdc_connector::config::{PostgresConnectorConfig, PropertyError, CONNECTOR_CLASS};
-use pgcdc_connector::replication::ReplicationError;
+use pgcdc_connector::config::{PostgresConnectorConfig, PropertyError};
 use pgcdc_connector::task::offsets_topic::OffsetStore;
-use pgcdc_connector::task::{self, TaskMetrics, TaskOptions};
+use pgcdc_connector::task::TaskOptions;
 use rdkafka::config::ClientConfig;
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
+use crate::class::{self, validate, ConnectorClass, Figures, Parsed};
 use crate::run::{Ending, Run, Shared};
 use crate::secrets;
 use crate::store::{Store, StoredConnector, TargetState};
@@ -72,8 +73,8 @@ pub enum WorkerError {
     BadRequest(String),
     #[error("Connector {0} must be stopped before its offsets can be changed")]
     NotStopped(String),
-    #[error("Unknown plugin {0} (this worker has {CONNECTOR_CLASS})")]
-    NoPlugin(String),
+    #[error("Unknown plugin {class} (this worker has {})", ConnectorClass::names())]
+    NoPlugin { class: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -81,7 +82,7 @@ pub enum WorkerError {
 impl WorkerError {
     pub fn status(&self) -> u16 {
         match self {
-            WorkerError::NotFound(_) | WorkerError::NoPlugin(_) => 404,
+            WorkerError::NotFound(_) | WorkerError::NoPlugin { .. } => 404,
             WorkerError::AlreadyExists(_) | WorkerError::NotStopped(_) => 409,
             WorkerError::InvalidConfig(_) | WorkerError::BadRequest(_) => 400,
             WorkerError::Internal(_) => 500,
@@ -91,9 +92,11 @@ impl WorkerError {
 
 struct Connector {
     config: BTreeMap<String, String>,
+    /// The class `config` names (checked when it was created or last changed).
+    class: ConnectorClass,
     target: TargetState,
     state: Arc<StdMutex<TaskState>>,
-    metrics: Arc<TaskMetrics>,
+    figures: Figures,
     run: Option<Run>,
     /// A stopped run still finishing (see [`crate::run`]).
     ending: Option<Ending>,
@@ -103,9 +106,11 @@ struct Connector {
 #[derive(Debug, Clone)]
 pub struct ConnectorMetrics {
     pub name: String,
+    pub class: ConnectorClass,
     pub state: TaskState,
-    pub slot: String,
-    pub metrics: Arc<TaskMetrics>,
+    /// A source connector's `slot.name`.
+    pub slot: Option<String>,
+    pub figures: Figures,
     pub restarts: u64,
 }
 
@@ -127,34 +132,21 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// Checks a configuration as `POST /connectors` must: the class, then every property.
-pub fn validate(config: &BTreeMap<String, String>) -> Result<PostgresConnectorConfig, WorkerError> {
-    match config.get("connector.class").map(String::as_str) {
-        Some(CONNECTOR_CLASS) => {}
-        Some(other) => {
-            return Err(WorkerError::InvalidConfig(vec![PropertyError {
-                property: "connector.class".to_owned(),
-                message: format!(
-                    "{other:?} is not a connector class this worker has (only {CONNECTOR_CLASS})"
-                ),
-            }]))
-        }
-        None => {
-            return Err(WorkerError::InvalidConfig(vec![PropertyError {
-                property: "connector.class".to_owned(),
-                message: "is required".to_owned(),
-            }]))
+impl Connector {
+    fn new(config: BTreeMap<String, String>, target: TargetState) -> Connector {
+        // A stored configuration naming a class this build lacks fails its task
+        // with the reason; the class it is shown under does not matter then.
+        let class = ConnectorClass::of(&config).unwrap_or(ConnectorClass::Postgres);
+        Connector {
+            config,
+            class,
+            target,
+            state: Arc::new(StdMutex::new(TaskState::Unassigned)),
+            figures: class.figures(),
+            run: None,
+            ending: None,
         }
     }
-    let resolved = secrets::resolve(config).map_err(|e| {
-        WorkerError::InvalidConfig(vec![PropertyError {
-            property: e.property,
-            message: e.reason,
-        }])
-    })?;
-    PostgresConnectorConfig::from_properties(&resolved)
-        .map(|parsed| parsed.config)
-        .map_err(|errors| WorkerError::InvalidConfig(errors.0))
 }
 
 impl Worker {
@@ -185,14 +177,10 @@ impl Worker {
             detached: StdMutex::default(),
         });
         for (name, connector) in stored {
-            let entry = Arc::new(Mutex::new(Connector {
-                config: connector.config,
-                target: connector.target,
-                state: Arc::new(StdMutex::new(TaskState::Unassigned)),
-                metrics: Arc::default(),
-                run: None,
-                ending: None,
-            }));
+            let entry = Arc::new(Mutex::new(Connector::new(
+                connector.config,
+                connector.target,
+            )));
             worker
                 .connectors
                 .lock()
@@ -260,14 +248,7 @@ impl Worker {
             }
             connectors.insert(
                 name.to_owned(),
-                Arc::new(Mutex::new(Connector {
-                    config,
-                    target,
-                    state: Arc::new(StdMutex::new(TaskState::Unassigned)),
-                    metrics: Arc::default(),
-                    run: None,
-                    ending: None,
-                })),
+                Arc::new(Mutex::new(Connector::new(config, target))),
             );
         }
         self.persist().await?;
@@ -326,11 +307,16 @@ impl Worker {
         let mut config = secrets::unmask(config, Some(&connector.config));
         config.insert("name".to_owned(), name.to_owned());
         validate(&config)?;
+        let class = ConnectorClass::of(&config)?;
         connector.config = config;
         drop(connector);
         self.persist().await?;
         let mut connector = entry.lock().await;
         self.halt(name, &mut connector, false).await;
+        if connector.class != class {
+            connector.class = class;
+            connector.figures = class.figures();
+        }
         self.apply_target(name, &mut connector).await;
         Ok(self.info_of(name, &connector))
     }
@@ -345,7 +331,7 @@ impl Worker {
             "name": name,
             "config": secrets::masked(&connector.config),
             "tasks": tasks,
-            "type": "source",
+            "type": connector.class.plugin_type(),
         })
     }
 
@@ -412,7 +398,7 @@ impl Worker {
             "name": name,
             "connector": {"state": connector_state, "worker_id": worker_id, "version": version},
             "tasks": tasks,
-            "type": "source",
+            "type": connector.class.plugin_type(),
         })
     }
 
@@ -490,26 +476,35 @@ impl Worker {
         self.persist().await
     }
 
-    /// The connector's offsets as Connect shows them.
+    /// The connector's offsets as Connect shows them: a source's from the offsets
+    /// topic, a sink's from the warehouse; the dashboard's live in Redis with its
+    /// windows and are not shown.
     pub async fn offsets(&self, name: &str) -> Result<Value, WorkerError> {
         let entry = self.entry(name).await?;
         let config = entry.lock().await.config.clone();
-        let parsed = validate(&config)?;
-        let value = OffsetStore::read_raw(
-            &self.options.kafka,
-            &self.options.offsets_topic,
-            name,
-            &parsed.topic_prefix,
-        )
-        .await
-        .map_err(|e| WorkerError::Internal(format!("reading offsets: {e}")))?;
-        let offsets = match value {
-            Some(offset) => {
-                json!([{"partition": {"server": parsed.topic_prefix}, "offset": offset}])
+        match validate(&config)? {
+            Parsed::Source(parsed) => {
+                let value = OffsetStore::read_raw(
+                    &self.options.kafka,
+                    &self.options.offsets_topic,
+                    name,
+                    &parsed.topic_prefix,
+                )
+                .await
+                .map_err(|e| WorkerError::Internal(format!("reading offsets: {e}")))?;
+                let offsets = match value {
+                    Some(offset) => {
+                        json!([{"partition": {"server": parsed.topic_prefix}, "offset": offset}])
+                    }
+                    None => json!([]),
+                };
+                Ok(json!({ "offsets": offsets }))
             }
-            None => json!([]),
-        };
-        Ok(json!({ "offsets": offsets }))
+            Parsed::Sink(settings) => class::sink::offsets(&settings.config)
+                .await
+                .map_err(|e| WorkerError::Internal(format!("reading offsets: {e}"))),
+            Parsed::Dashboard(_) => Ok(json!({ "offsets": [] })),
+        }
     }
 
     /// Figures of every connector, for `/metrics`.
@@ -525,18 +520,22 @@ impl Worker {
         let mut out = Vec::new();
         for (name, entry) in connectors {
             let connector = entry.lock().await;
+            let slot = (connector.class == ConnectorClass::Postgres).then(|| {
+                connector
+                    .config
+                    .get("slot.name")
+                    .cloned()
+                    .unwrap_or_else(|| "debezium".to_owned())
+            });
             out.push(ConnectorMetrics {
+                class: connector.class,
                 state: connector
                     .state
                     .lock()
                     .map(|s| s.clone())
                     .unwrap_or(TaskState::Unassigned),
-                slot: connector
-                    .config
-                    .get("slot.name")
-                    .cloned()
-                    .unwrap_or_else(|| "debezium".to_owned()),
-                metrics: Arc::clone(&connector.metrics),
+                slot,
+                figures: connector.figures.clone(),
                 restarts: restarts.get(&name).copied().unwrap_or(0),
                 name,
             });
@@ -544,14 +543,20 @@ impl Worker {
         out
     }
 
-    /// The connector's resolved configuration (for the lag sampler's SQL connection).
+    /// A source connector's resolved configuration (for the lag sampler's SQL
+    /// connection).
     pub async fn resolved_config(
         &self,
         name: &str,
     ) -> Result<PostgresConnectorConfig, WorkerError> {
         let entry = self.entry(name).await?;
         let config = entry.lock().await.config.clone();
-        validate(&config)
+        match validate(&config)? {
+            Parsed::Source(parsed) => Ok(*parsed),
+            Parsed::Sink(_) | Parsed::Dashboard(_) => Err(WorkerError::BadRequest(format!(
+                "connector {name} is not a PostgreSQL source connector"
+            ))),
+        }
     }
 
     /// Stops the running task (see [`crate::run`] for how long that may take); with
@@ -560,24 +565,24 @@ impl Worker {
     /// the task has ended, in the background if it is still finishing.
     async fn halt(&self, name: &str, connector: &mut Connector, stopping: bool) {
         if let Some(run) = connector.run.take() {
-            connector.ending = run.stop(name, &connector.metrics).await;
+            connector.ending = run.stop(name, &connector.figures).await;
         }
         if !stopping {
             return;
         }
-        let Ok(config) = validate(&connector.config) else {
+        let Ok(Parsed::Source(config)) = validate(&connector.config) else {
             return;
         };
         if !config.slot_drop_on_stop {
             return;
         }
         match connector.ending.take() {
-            None => drop_slot(&config).await,
+            None => class::source::drop_slot(&config).await,
             // The next start waits for this too, so it cannot race the drop.
             Some(ending) => {
                 connector.ending = Some(tokio::spawn(async move {
                     let _ = ending.await;
-                    drop_slot(&config).await;
+                    class::source::drop_slot(&config).await;
                 }));
             }
         }
@@ -612,7 +617,7 @@ impl Worker {
         };
         let shared = Shared {
             state: Arc::clone(&connector.state),
-            metrics: Arc::clone(&connector.metrics),
+            figures: connector.figures.clone(),
             restarts: Arc::clone(&self.restarts),
         };
         Run::start(
@@ -662,29 +667,3 @@ impl Worker {
 
 /// How long a shutting-down worker waits for aborted tasks to end.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(30);
-
-/// `slot.drop.on.stop`: drops the connector's slot. An aborted task's walsender lets
-/// the slot go shortly after its connection closes: wait a little for that.
-async fn drop_slot(config: &PostgresConnectorConfig) {
-    let replication = task::replication_config(config);
-    let client = match pgcdc_connector::sql::connect(&replication).await {
-        Ok(client) => client,
-        Err(e) => {
-            tracing::warn!(slot = %config.slot_name, error = %e, "slot not dropped");
-            return;
-        }
-    };
-    for attempt in 1.. {
-        match pgcdc_connector::slot::drop_slot(&client, &config.slot_name).await {
-            Ok(dropped) => {
-                tracing::info!(slot = %config.slot_name, dropped, "slot.drop.on.stop");
-            }
-            Err(ReplicationError::SlotInUse { .. }) if attempt < 25 => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-            Err(e) => tracing::warn!(slot = %config.slot_name, error = %e, "slot not dropped"),
-        }
-        return;
-    }
-}

@@ -4,7 +4,9 @@
 //!
 //! Providers, with Kafka Connect's syntax: `${env:VAR}` (an environment variable of
 //! the worker) and `${file:/path/to/file.properties:key}` (a key of a Java-style
-//! properties file, as Connect's `FileConfigProvider` reads it).
+//! properties file, as Connect's `FileConfigProvider` reads it). As in Connect, a
+//! reference is `${provider:…}`: `${topic}` (the JDBC sink's
+//! `collection.name.format`) names no provider and is left as it is.
 
 use std::collections::BTreeMap;
 
@@ -94,11 +96,28 @@ fn resolve_value(value: &str) -> Result<String, String> {
         let end = after
             .find('}')
             .ok_or_else(|| format!("unterminated reference in {value:?}"))?;
-        out.push_str(&lookup(&after[..end])?);
+        let reference = &after[..end];
+        if is_provider_reference(reference) {
+            out.push_str(&lookup(reference)?);
+        } else {
+            // A placeholder of the connector's own (`${topic}`, `${source.table}`).
+            out.push_str(&rest[start..start + 2 + end + 1]);
+        }
         rest = &after[end + 1..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `provider:argument`, the provider a plain name: Connect's pattern
+/// `${provider:[path:]key}`.
+fn is_provider_reference(reference: &str) -> bool {
+    reference.split_once(':').is_some_and(|(provider, _)| {
+        !provider.is_empty()
+            && provider
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    })
 }
 
 fn lookup(reference: &str) -> Result<String, String> {
@@ -205,5 +224,16 @@ mod tests {
         assert!(error.reason.contains("unknown config provider"));
         let error = resolve(&map(&[("p", "${env:X")])).expect_err("unterminated");
         assert!(error.reason.contains("unterminated"));
+    }
+
+    #[test]
+    fn a_connectors_own_placeholders_are_left_alone() {
+        let resolved = resolve(&map(&[
+            ("collection.name.format", "dw_${topic}"),
+            ("other", "${source.schema}_${source.table}"),
+        ]))
+        .expect("no provider named");
+        assert_eq!(resolved["collection.name.format"], "dw_${topic}");
+        assert_eq!(resolved["other"], "${source.schema}_${source.table}");
     }
 }

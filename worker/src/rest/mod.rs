@@ -21,7 +21,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
-use pgcdc_connector::config::{PropertyError, CONNECTOR_CLASS};
+use pgcdc_connector::config::PropertyError;
 use serde_json::{json, Value};
 
 pub use auth::ApiAuth;
@@ -31,6 +31,7 @@ use params::{
     PluginPath, QueryParams, TaskPath,
 };
 
+use crate::class::{class_error, ConnectorClass};
 use crate::metrics;
 use crate::runtime::{Worker, WorkerError};
 use crate::store::TargetState;
@@ -363,57 +364,47 @@ async fn alter_offsets(State(state): State<AppState>, ConnectorPath(name): Conne
 }
 
 async fn plugins() -> Response {
-    ok(
-        StatusCode::OK,
-        json!([{"class": CONNECTOR_CLASS, "type": "source", "version": env!("CARGO_PKG_VERSION")}]),
-    )
+    let plugins: Vec<Value> = ConnectorClass::ALL
+        .iter()
+        .map(|class| {
+            json!({
+                "class": class.name(),
+                "type": class.plugin_type(),
+                "version": env!("CARGO_PKG_VERSION"),
+            })
+        })
+        .collect();
+    ok(StatusCode::OK, Value::Array(plugins))
 }
 
 /// The definitions of the plugin's properties (Connect's `GET
 /// /connector-plugins/{class}/config`, KIP-769).
 async fn plugin_config(PluginPath(class): PluginPath) -> Reply {
-    if !is_connector_class(&class) {
-        return Err(WorkerError::NoPlugin(class));
-    }
-    Ok(ok(StatusCode::OK, config_definitions()))
-}
-
-/// Whether `class` names the connector plugin: its full class name or one of the
-/// aliases Connect gives every plugin (the simple class name, and that name without
-/// its `Connector` suffix).
-fn is_connector_class(class: &str) -> bool {
-    let simple = CONNECTOR_CLASS
-        .rsplit('.')
-        .next()
-        .unwrap_or(CONNECTOR_CLASS);
-    class == CONNECTOR_CLASS || class == simple || Some(class) == simple.strip_suffix("Connector")
-}
-
-fn class_error(message: String) -> WorkerError {
-    WorkerError::InvalidConfig(vec![PropertyError {
-        property: "connector.class".to_owned(),
-        message,
-    }])
+    let Some(plugin) = ConnectorClass::from_name(&class) else {
+        return Err(WorkerError::NoPlugin { class });
+    };
+    Ok(ok(StatusCode::OK, config_definitions(plugin)))
 }
 
 async fn validate(PluginPath(class): PluginPath, Body(body): Body) -> Reply {
     let config = properties(&json_body(&body)?)?;
-    if !is_connector_class(&class) {
+    let Some(plugin) = ConnectorClass::from_name(&class) else {
         return Err(class_error(format!(
-            "{class:?} is not a connector plugin this worker has (only {CONNECTOR_CLASS})"
+            "{class:?} is not a connector plugin this worker has ({})",
+            ConnectorClass::names()
         )));
-    }
+    };
     // As in Connect, the configuration names its class, and it must be the one asked.
     match config.get("connector.class") {
         None => return Err(class_error("is required".to_owned())),
-        Some(given) if !is_connector_class(given) => {
+        Some(given) if ConnectorClass::from_name(given) != Some(plugin) => {
             return Err(class_error(format!(
                 "{given:?} does not match the plugin being validated, {class}"
             )))
         }
         Some(_) => {}
     }
-    Ok(ok(StatusCode::OK, validation_response(&config)))
+    Ok(ok(StatusCode::OK, validation_response(plugin, &config)))
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
@@ -433,18 +424,6 @@ async fn health() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_plugin_answers_to_connects_aliases() {
-        assert!(is_connector_class(CONNECTOR_CLASS));
-        assert!(is_connector_class("PostgresConnector"));
-        assert!(is_connector_class("Postgres"));
-        assert!(!is_connector_class(""));
-        assert!(!is_connector_class("Connector"));
-        assert!(!is_connector_class(
-            "io.debezium.connector.mysql.MySqlConnector"
-        ));
-    }
 
     #[test]
     fn every_route_is_listed_once() {
