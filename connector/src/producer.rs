@@ -207,8 +207,7 @@ pub struct EventProducer {
 }
 
 /// How long a commit or abort may take before it counts as failed (librdkafka
-/// retries inside it). Longer than `transaction.timeout.ms` would be pointless: the
-/// broker aborts the transaction by then.
+/// retries inside it).
 const TRANSACTION_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for EventProducer {
@@ -232,7 +231,7 @@ impl EventProducer {
     fn build(
         config: &ClientConfig,
         topic_settings: TopicSettings,
-        transactional_id: Option<&str>,
+        transactional: Option<(&str, Duration)>,
     ) -> Result<Self, ProducerError> {
         let mut producer_config = config.clone();
         producer_config
@@ -242,15 +241,15 @@ impl EventProducer {
             // stays unreachable this long, and then the connector restarts and resumes.
             .set("message.timeout.ms", "300000")
             .set("linger.ms", "5");
-        if let Some(id) = transactional_id {
+        if let Some((id, timeout)) = transactional {
+            let timeout_ms = timeout.as_millis().to_string();
             producer_config
                 .set("transactional.id", id)
-                // librdkafka's (and the Java client's) default: an instance that dies
-                // with a transaction open holds up read_committed readers of its
-                // partitions until its successor starts, or this long.
-                .set("transaction.timeout.ms", "60000")
+                // An instance that dies with a transaction open holds up read_committed
+                // readers of its partitions until its successor starts, or this long.
+                .set("transaction.timeout.ms", &timeout_ms)
                 // librdkafka refuses a message timeout longer than the transaction's.
-                .set("message.timeout.ms", "60000");
+                .set("message.timeout.ms", &timeout_ms);
         }
         Ok(EventProducer {
             producer: producer_config.create().map_err(ProducerError::Config)?,
@@ -258,7 +257,7 @@ impl EventProducer {
             partitions: HashMap::new(),
             topic_settings,
             timeout: Duration::from_secs(30),
-            transactional_id: transactional_id.map(str::to_owned),
+            transactional_id: transactional.map(|(id, _)| id.to_owned()),
         })
     }
 
@@ -267,12 +266,20 @@ impl EventProducer {
     /// left open, so `read_committed` readers see the partitions' committed ends.
     /// Every send must then happen between [`EventProducer::begin_transaction`] and
     /// [`EventProducer::commit_transaction`].
+    ///
+    /// `transaction_timeout` is `transaction.timeout.ms`: the broker aborts a
+    /// transaction open longer than this (and fences its producer).
     pub async fn transactional(
         config: &ClientConfig,
         topic_settings: TopicSettings,
         transactional_id: &str,
+        transaction_timeout: Duration,
     ) -> Result<Self, ProducerError> {
-        let producer = Self::build(config, topic_settings, Some(transactional_id))?;
+        let producer = Self::build(
+            config,
+            topic_settings,
+            Some((transactional_id, transaction_timeout)),
+        )?;
         producer
             .transaction_call(TransactionOperation::Init, |p| {
                 p.init_transactions(TRANSACTION_CALL_TIMEOUT)

@@ -42,7 +42,7 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::{load_user_types, Capture, CaptureError, CaptureOptions, TableSchema};
-use crate::config::{Filter, PostgresConnectorConfig, SnapshotMode};
+use crate::config::{Filter, PostgresConnectorConfig, SnapshotMode, TransactionBoundary};
 use crate::lsn::Lsn;
 use crate::offsets::tail::{read_tails, TailError};
 use crate::offsets::ResumeFilter;
@@ -134,6 +134,20 @@ pub struct TaskStats {
 /// restarts, so a new start fences the previous instance.
 pub fn transactional_id(offsets_topic: &str, connector: &str) -> String {
     format!("{offsets_topic}-{connector}-0")
+}
+
+/// `transaction.timeout.ms` for a transaction boundary: the Java client's and
+/// librdkafka's default of 60 s, which a crashed instance's open transaction holds up
+/// `read_committed` readers at most (its successor aborts it sooner); with
+/// `transaction.boundary=interval`, 60 s more than the interval, so that the broker
+/// does not abort a transaction that is still filling. (The broker refuses more than
+/// its `transaction.max.timeout.ms`, 15 minutes by default: a fatal error naming it.)
+fn transaction_timeout(boundary: TransactionBoundary) -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(60);
+    match boundary {
+        TransactionBoundary::Poll => DEFAULT,
+        TransactionBoundary::Interval(interval) => interval + DEFAULT,
+    }
 }
 
 /// The replication connection settings of a connector configuration.
@@ -260,7 +274,13 @@ async fn run_started(
     let transactional = config.delivery.transactional();
     let mut producer = if transactional {
         let id = transactional_id(&options.offsets_topic, &config.name);
-        EventProducer::transactional(&options.kafka, config.topic_creation, &id).await?
+        EventProducer::transactional(
+            &options.kafka,
+            config.topic_creation,
+            &id,
+            transaction_timeout(config.delivery.transaction_boundary),
+        )
+        .await?
     } else {
         EventProducer::new(&options.kafka, config.topic_creation)?
     };
