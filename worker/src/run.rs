@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use pgcdc_connector::config::PostgresConnectorConfig;
+use pgcdc_connector::config::{DeliveryConfig, PostgresConnectorConfig};
 use pgcdc_connector::task::{self, TaskMetrics, TaskOptions};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -46,6 +46,8 @@ pub struct Shared {
     pub metrics: Arc<TaskMetrics>,
     /// Task restarts after retriable failures, by connector.
     pub restarts: Arc<StdMutex<BTreeMap<String, u64>>>,
+    /// The worker's `exactly.once.source.support=enabled`.
+    pub exactly_once_source_support: bool,
 }
 
 impl Shared {
@@ -135,6 +137,10 @@ async fn supervise(
         // when the connector really stops (see `Worker::halt`).
         Ok(parsed) => PostgresConnectorConfig {
             slot_drop_on_stop: false,
+            delivery: DeliveryConfig {
+                worker_exactly_once_source_support: shared.exactly_once_source_support,
+                ..parsed.delivery
+            },
             ..parsed
         },
         Err(e) => {

@@ -187,6 +187,7 @@ fn read_latest_value(
         // The transactional mode writes offsets in transactions: a commit marker ends
         // the partition, and it is never delivered, so the end is known by EOF.
         .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "10")
         .set("isolation.level", "read_committed");
     let consumer: BaseConsumer = consumer_config.create()?;
     let (low, high) = match consumer.fetch_watermarks(topic, 0, TIMEOUT) {
