@@ -104,6 +104,17 @@ pub enum ProducerError {
         #[source]
         source: KafkaError,
     },
+    #[error(
+        "the Kafka broker does not support transactions, which exactly.once.support=required \
+         (or the worker's --exactly-once-source-support enabled) needs; keep the default \
+         idempotent mode on this broker (transactional.id {transactional_id}, {operation}): {source}"
+    )]
+    TransactionsUnsupported {
+        transactional_id: String,
+        operation: TransactionOperation,
+        #[source]
+        source: KafkaError,
+    },
     #[error("Kafka transaction of transactional.id {transactional_id}: {operation}: {source}")]
     Transaction {
         transactional_id: String,
@@ -133,20 +144,30 @@ impl std::fmt::Display for TransactionOperation {
     }
 }
 
-/// Transaction errors a restart does not fix: the principal may not use the
-/// transactional id, or the broker has no transactions (tansu, old brokers).
-fn transaction_error_is_fatal(code: RDKafkaErrorCode) -> bool {
+/// The broker has no transactions (tansu 0.6 accepts InitProducerId but has no
+/// EndTxn; brokers before 0.11 have neither).
+fn transactions_unsupported(code: RDKafkaErrorCode) -> bool {
     matches!(
         code,
-        RDKafkaErrorCode::TransactionalIdAuthorizationFailed
-            | RDKafkaErrorCode::ClusterAuthorizationFailed
-            | RDKafkaErrorCode::TopicAuthorizationFailed
-            | RDKafkaErrorCode::UnsupportedVersion
+        RDKafkaErrorCode::UnsupportedVersion
             | RDKafkaErrorCode::UnsupportedForMessageFormat
-            | RDKafkaErrorCode::InvalidTransactionTimeout
             | RDKafkaErrorCode::NotImplemented
             | RDKafkaErrorCode::UnsupportedFeature
     )
+}
+
+/// Transaction errors a restart does not fix: the principal may not use the
+/// transactional id, the broker refuses the transaction timeout (over its
+/// `transaction.max.timeout.ms`), or it has no transactions.
+fn transaction_error_is_fatal(code: RDKafkaErrorCode) -> bool {
+    transactions_unsupported(code)
+        || matches!(
+            code,
+            RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::InvalidTransactionTimeout
+        )
 }
 
 impl ProducerError {
@@ -161,7 +182,9 @@ impl ProducerError {
     /// fatal for the producer instance, since the next start has a new instance.
     pub fn is_retriable(&self) -> bool {
         let code = match self {
-            ProducerError::Config(_) => return false,
+            ProducerError::Config(_) | ProducerError::TransactionsUnsupported { .. } => {
+                return false
+            }
             ProducerError::Transaction { source, .. } => {
                 return !source
                     .rdkafka_error_code()
@@ -320,7 +343,10 @@ impl EventProducer {
                 ProducerError::Transaction {
                     source: KafkaError::Transaction(e),
                     ..
-                } => (e.is_retriable(), e.txn_requires_abort()),
+                } => (
+                    e.is_retriable() && !transaction_error_is_fatal(e.code()),
+                    e.txn_requires_abort(),
+                ),
                 _ => (false, false),
             };
             attempts += 1;
@@ -359,10 +385,24 @@ impl EventProducer {
         let result = tokio::task::spawn_blocking(move || call(&producer))
             .await
             .unwrap_or(Err(KafkaError::Canceled));
-        result.map_err(|source| ProducerError::Transaction {
-            transactional_id: self.transactional_id.clone().unwrap_or_default(),
-            operation,
-            source,
+        let transactional_id = self.transactional_id.clone().unwrap_or_default();
+        result.map_err(|source| {
+            if source
+                .rdkafka_error_code()
+                .is_some_and(transactions_unsupported)
+            {
+                ProducerError::TransactionsUnsupported {
+                    transactional_id,
+                    operation,
+                    source,
+                }
+            } else {
+                ProducerError::Transaction {
+                    transactional_id,
+                    operation,
+                    source,
+                }
+            }
         })
     }
 
@@ -609,6 +649,29 @@ mod tests {
         for (key, expected) in cases {
             assert_eq!(murmur2(key), expected, "{}", String::from_utf8_lossy(key));
         }
+    }
+
+    #[test]
+    fn fencing_is_retried_and_a_broker_without_transactions_is_not() {
+        let transaction = |code| ProducerError::Transaction {
+            transactional_id: "pgcdc-offsets-shop-0".to_owned(),
+            operation: TransactionOperation::Commit,
+            source: KafkaError::MessageProduction(code),
+        };
+        // The next start's producer fences whoever fenced this one, and aborts.
+        assert!(transaction(RDKafkaErrorCode::ProducerFenced).is_retriable());
+        assert!(transaction(RDKafkaErrorCode::InvalidProducerEpoch).is_retriable());
+        assert!(transaction(RDKafkaErrorCode::ConcurrentTransactions).is_retriable());
+        assert!(transaction(RDKafkaErrorCode::RequestTimedOut).is_retriable());
+        assert!(!transaction(RDKafkaErrorCode::TransactionalIdAuthorizationFailed).is_retriable());
+        assert!(!transaction(RDKafkaErrorCode::InvalidTransactionTimeout).is_retriable());
+        let unsupported = ProducerError::TransactionsUnsupported {
+            transactional_id: "pgcdc-offsets-shop-0".to_owned(),
+            operation: TransactionOperation::Commit,
+            source: KafkaError::MessageProduction(RDKafkaErrorCode::UnsupportedFeature),
+        };
+        assert!(!unsupported.is_retriable());
+        assert!(unsupported.to_string().contains("exactly.once.support"));
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - a batch cut by SIGKILL while its transaction is open is invisible to
 //!   `read_committed` readers, the slot is not confirmed past it, and the next start
 //!   (which fences the killed instance) sends it again, once;
+//! - a producer fenced under load (another instance's `transactional.id`) restarts
+//!   the task, and `read_committed` still sees every change once;
 //! - the worker's `exactly.once.source.support` turns the mode on for connectors
 //!   that only request it, and the default stays idempotent (no markers).
 
@@ -32,6 +34,7 @@ use pgcdc_worker::{Worker, WorkerOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, Producer};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -530,4 +533,121 @@ async fn the_worker_flag_turns_transactions_on_and_the_default_stays_idempotent(
         }
         let _ = std::fs::remove_dir_all(&state_dir);
     }
+}
+
+/// Fences the connector's producer the way the broker sees a second instance of the
+/// task: another producer initializes with its `transactional.id`, which aborts the
+/// open transaction and bumps the epoch.
+async fn fence(transactional_id: String) {
+    tokio::task::spawn_blocking(move || {
+        let producer: BaseProducer = kafka::client_config()
+            .set("transactional.id", &transactional_id)
+            .create()
+            .unwrap();
+        producer.init_transactions(Duration::from_secs(30)).unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+/// The connector's producer is fenced under load, three times: each time the task
+/// fails its batch (aborted: invisible to `read_committed`), restarts as after any
+/// retriable failure, fences the intruder in turn and sends the batch again — every
+/// committed change exactly once, in per-key order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_producer_restarts_and_read_committed_sees_each_change_once() {
+    const FENCES: usize = 3;
+    let db = TestDb::create("txn_fenced").await.unwrap();
+    let sql = db.client().await.unwrap();
+    sql.batch_execute(SCHEMA).await.unwrap();
+    let deployment = transactional_deployment(&db, json!({}));
+    eprintln!("connector log: {}", deployment.log.display());
+    let mut process = deployment.start();
+    wait_snapshot_completed(&deployment, &db, &mut process).await;
+
+    let seed: u64 = rand::random();
+    eprintln!("load generator seed: {seed}");
+    let stop = CancellationToken::new();
+    let generator = spawn_generator(
+        &db,
+        seed,
+        stop.clone(),
+        Arc::new(AtomicU64::new(0)),
+        Ledger::default(),
+    );
+    let transactional_id =
+        pgcdc_connector::task::transactional_id(&deployment.offsets_topic, &db.name);
+    for fenced in 0..FENCES {
+        // Fence a producer that is streaming: the restart after the previous fence
+        // has initialized its own and the slot streams again.
+        while starts_fenced(&deployment) <= fenced {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        wait_streaming(&db, &db.slot_name(), Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("{e}; log: {}", deployment.log.display()));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let before = retries(&deployment);
+        fence(transactional_id.clone()).await;
+        // The task notices at its next send or commit, and restarts.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while retries(&deployment) == before {
+            assert!(
+                Instant::now() < deadline,
+                "the fenced task did not restart; log: {}",
+                deployment.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.cancel();
+    let ledger = tokio::task::block_in_place(|| generator.join()).unwrap();
+    let end_of_load = current_wal_lsn(&sql).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while confirmed_flush_lsn(&db, &db.slot_name())
+        .await
+        .unwrap()
+        .is_none_or(|c| c < end_of_load)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the connector did not catch up; log: {}",
+            deployment.log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        process.try_status().unwrap().is_none(),
+        "a fenced task must restart, not end the worker"
+    );
+    let status = process.terminate(Duration::from_secs(60)).unwrap();
+    assert!(status.success(), "pgcdc connect exited with {status}");
+    let problems = check_topics(&kafka::client_config(), &db, &sql, &ledger)
+        .await
+        .unwrap();
+    assert!(
+        problems.is_empty(),
+        "after fencing (seed {seed}; log {}): {}",
+        deployment.log.display(),
+        consistency::summary(&problems, 30)
+    );
+    let mut aborted = 0;
+    for table in TABLES {
+        let topic = table_topic(&db, table);
+        let committed = read_all(&topic).await.unwrap().len();
+        aborted += Counts::of(&topic, committed).await.aborted();
+    }
+    eprintln!(
+        "{FENCES} fences during {} transactions; {aborted} records of aborted transactions hidden",
+        ledger.transactions
+    );
+    deployment.remove_files();
+}
+
+/// Restarts of the task after retriable failures, as the worker logs them.
+fn retries(deployment: &Deployment) -> usize {
+    let log = std::fs::read_to_string(&deployment.log).unwrap_or_default();
+    log.matches("task failed; retrying").count()
 }
