@@ -41,6 +41,25 @@ pub struct ConnectArgs {
     /// Environment variable holding a bearer token for the API.
     #[arg(long)]
     pub api_token_env: Option<String>,
+    /// Kafka Connect's worker property `exactly.once.source.support`: `enabled` writes
+    /// every connector's records in Kafka transactions (the broker must support them;
+    /// consumers benefit with `isolation.level=read_committed`); `disabled` leaves it
+    /// to each connector (`exactly.once.support=required`). Connect's `preparing`
+    /// step of a rolling upgrade has no use on one worker.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "disabled",
+        env = "PGCDC_EXACTLY_ONCE_SOURCE_SUPPORT"
+    )]
+    pub exactly_once_source_support: ExactlyOnceSourceSupport,
+}
+
+/// The values of `--exactly-once-source-support`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExactlyOnceSourceSupport {
+    Disabled,
+    Enabled,
 }
 
 /// The connector's name and flat properties from a Connect-style JSON document;
@@ -73,6 +92,8 @@ pub async fn run(args: ConnectArgs) -> anyhow::Result<()> {
         offsets_topic: args.offsets_topic.clone(),
         state_dir: args.state_dir.clone(),
         worker_id: address.to_string(),
+        exactly_once_source_support: args.exactly_once_source_support
+            == ExactlyOnceSourceSupport::Enabled,
     })
     .await?;
     for path in &args.config {

@@ -1,5 +1,7 @@
 //! Publishing events to Kafka: topic creation, Kafka-compatible partitioning, and
-//! idempotent sends whose acknowledgements feed the [`crate::offsets::AckTracker`].
+//! idempotent sends whose acknowledgements feed the [`crate::offsets::AckTracker`] —
+//! or, in the transactional mode (`exactly.once.support`), sends inside Kafka
+//! transactions whose commit does.
 //!
 //! pgcdc chooses each record's partition itself, with the Java client's default
 //! partitioner (murmur2 of the key), for two reasons: consumers see the same key in
@@ -102,14 +104,92 @@ pub enum ProducerError {
         #[source]
         source: KafkaError,
     },
+    #[error(
+        "the Kafka broker does not support transactions, which exactly.once.support=required \
+         (or the worker's --exactly-once-source-support enabled) needs; keep the default \
+         idempotent mode on this broker (transactional.id {transactional_id}, {operation}): {source}"
+    )]
+    TransactionsUnsupported {
+        transactional_id: String,
+        operation: TransactionOperation,
+        #[source]
+        source: KafkaError,
+    },
+    #[error("Kafka transaction of transactional.id {transactional_id}: {operation}: {source}")]
+    Transaction {
+        transactional_id: String,
+        operation: TransactionOperation,
+        #[source]
+        source: KafkaError,
+    },
+}
+
+/// The transactional call that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionOperation {
+    Init,
+    Begin,
+    Commit,
+    Abort,
+}
+
+impl std::fmt::Display for TransactionOperation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TransactionOperation::Init => "initializing (fencing the previous instance)",
+            TransactionOperation::Begin => "beginning a transaction",
+            TransactionOperation::Commit => "committing",
+            TransactionOperation::Abort => "aborting",
+        })
+    }
+}
+
+/// The broker has no transactions (tansu 0.6 accepts InitProducerId but has no
+/// EndTxn; brokers before 0.11 have neither).
+fn transactions_unsupported(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::UnsupportedVersion
+            | RDKafkaErrorCode::UnsupportedForMessageFormat
+            | RDKafkaErrorCode::NotImplemented
+            | RDKafkaErrorCode::UnsupportedFeature
+    )
+}
+
+/// Transaction errors a restart does not fix: the principal may not use the
+/// transactional id, the broker refuses the transaction timeout (over its
+/// `transaction.max.timeout.ms`), or it has no transactions.
+fn transaction_error_is_fatal(code: RDKafkaErrorCode) -> bool {
+    transactions_unsupported(code)
+        || matches!(
+            code,
+            RDKafkaErrorCode::TransactionalIdAuthorizationFailed
+                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                | RDKafkaErrorCode::TopicAuthorizationFailed
+                | RDKafkaErrorCode::InvalidTransactionTimeout
+        )
 }
 
 impl ProducerError {
     /// A broker that is down comes back; a rejected configuration or a record the
     /// broker refuses (too large, not authorized) does not.
+    ///
+    /// In the transactional mode, being fenced (another instance of the connector
+    /// started with the same `transactional.id`, or the broker aborted a transaction
+    /// that outlived `transaction.timeout.ms`) and abortable errors are retriable: the
+    /// next start makes a new producer, whose initialization aborts whatever the old
+    /// one left open, and resumes from the slot. So is any error librdkafka calls
+    /// fatal for the producer instance, since the next start has a new instance.
     pub fn is_retriable(&self) -> bool {
         let code = match self {
-            ProducerError::Config(_) => return false,
+            ProducerError::Config(_) | ProducerError::TransactionsUnsupported { .. } => {
+                return false
+            }
+            ProducerError::Transaction { source, .. } => {
+                return !source
+                    .rdkafka_error_code()
+                    .is_some_and(transaction_error_is_fatal)
+            }
             ProducerError::CreateTopic { source, .. }
             | ProducerError::Metadata { source, .. }
             | ProducerError::Send { source, .. } => source.rdkafka_error_code(),
@@ -138,14 +218,20 @@ pub struct OutgoingRecord {
     pub position: SourcePosition,
 }
 
-/// An idempotent producer that knows the partition count of the topics it writes.
+/// An idempotent producer that knows the partition count of the topics it writes;
+/// transactional when made with [`EventProducer::transactional`].
 pub struct EventProducer {
     producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
     partitions: HashMap<String, i32>,
     topic_settings: TopicSettings,
     timeout: Duration,
+    transactional_id: Option<String>,
 }
+
+/// How long a commit or abort may take before it counts as failed (librdkafka
+/// retries inside it).
+const TRANSACTION_CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for EventProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,6 +248,14 @@ impl EventProducer {
         config: &ClientConfig,
         topic_settings: TopicSettings,
     ) -> Result<Self, ProducerError> {
+        Self::build(config, topic_settings, None)
+    }
+
+    fn build(
+        config: &ClientConfig,
+        topic_settings: TopicSettings,
+        transactional: Option<(&str, Duration)>,
+    ) -> Result<Self, ProducerError> {
         let mut producer_config = config.clone();
         producer_config
             .set("enable.idempotence", "true")
@@ -170,13 +264,175 @@ impl EventProducer {
             // stays unreachable this long, and then the connector restarts and resumes.
             .set("message.timeout.ms", "300000")
             .set("linger.ms", "5");
+        if let Some((id, timeout)) = transactional {
+            let timeout_ms = timeout.as_millis().to_string();
+            producer_config
+                .set("transactional.id", id)
+                // An instance that dies with a transaction open holds up read_committed
+                // readers of its partitions until its successor starts, or this long.
+                .set("transaction.timeout.ms", &timeout_ms)
+                // librdkafka refuses a message timeout longer than the transaction's.
+                .set("message.timeout.ms", &timeout_ms);
+        }
         Ok(EventProducer {
             producer: producer_config.create().map_err(ProducerError::Config)?,
             admin: config.create().map_err(ProducerError::Config)?,
             partitions: HashMap::new(),
             topic_settings,
             timeout: Duration::from_secs(30),
+            transactional_id: transactional.map(|(id, _)| id.to_owned()),
         })
+    }
+
+    /// A transactional producer with `transactional_id`, initialized: the broker has
+    /// fenced any earlier producer with the same id and aborted the transaction it
+    /// left open, so `read_committed` readers see the partitions' committed ends.
+    /// Every send must then happen between [`EventProducer::begin_transaction`] and
+    /// [`EventProducer::commit_transaction`].
+    ///
+    /// `transaction_timeout` is `transaction.timeout.ms`: the broker aborts a
+    /// transaction open longer than this (and fences its producer).
+    pub async fn transactional(
+        config: &ClientConfig,
+        topic_settings: TopicSettings,
+        transactional_id: &str,
+        transaction_timeout: Duration,
+    ) -> Result<Self, ProducerError> {
+        let producer = Self::build(
+            config,
+            topic_settings,
+            Some((transactional_id, transaction_timeout)),
+        )?;
+        producer
+            .transaction_call(TransactionOperation::Init, |p| {
+                p.init_transactions(TRANSACTION_CALL_TIMEOUT)
+            })
+            .await?;
+        tracing::info!(
+            transactional_id,
+            "transactional producer initialized (earlier instances fenced)"
+        );
+        Ok(producer)
+    }
+
+    pub fn is_transactional(&self) -> bool {
+        self.transactional_id.is_some()
+    }
+
+    /// Opens a transaction (no broker round trip: the first send registers it).
+    pub async fn begin_transaction(&self) -> Result<(), ProducerError> {
+        self.transaction_call(TransactionOperation::Begin, |p| p.begin_transaction())
+            .await
+    }
+
+    /// Flushes every record of the open transaction and commits it. On an error that
+    /// requires it, the transaction is aborted before returning, so that
+    /// `read_committed` readers are not held up until the broker's timeout.
+    pub async fn commit_transaction(&self) -> Result<(), ProducerError> {
+        let mut attempts = 0;
+        loop {
+            let result = self
+                .transaction_call(TransactionOperation::Commit, |p| {
+                    p.commit_transaction(TRANSACTION_CALL_TIMEOUT)
+                })
+                .await;
+            let Err(error) = result else {
+                return Ok(());
+            };
+            let (retriable, requires_abort) = match &error {
+                ProducerError::Transaction {
+                    source: KafkaError::Transaction(e),
+                    ..
+                } => (
+                    e.is_retriable() && !transaction_error_is_fatal(e.code()),
+                    e.txn_requires_abort(),
+                ),
+                _ => (false, false),
+            };
+            attempts += 1;
+            // librdkafka's contract: a retriable commit error may be retried as is; an
+            // abortable one must be aborted before anything else.
+            if retriable && attempts < 3 {
+                tracing::warn!(error = %error, attempts, "commit failed; retrying");
+                continue;
+            }
+            if requires_abort {
+                if let Err(abort) = self.abort_transaction().await {
+                    tracing::warn!(error = %abort, "aborting the failed transaction failed");
+                }
+            }
+            return Err(error);
+        }
+    }
+
+    /// Aborts the open transaction: its records are never shown to `read_committed`
+    /// readers.
+    pub async fn abort_transaction(&self) -> Result<(), ProducerError> {
+        self.transaction_call(TransactionOperation::Abort, |p| {
+            p.abort_transaction(TRANSACTION_CALL_TIMEOUT)
+        })
+        .await
+    }
+
+    /// librdkafka's transactional calls block until the broker answers: off the
+    /// runtime's threads.
+    async fn transaction_call(
+        &self,
+        operation: TransactionOperation,
+        call: impl FnOnce(&FutureProducer) -> Result<(), KafkaError> + Send + 'static,
+    ) -> Result<(), ProducerError> {
+        let producer = self.producer.clone();
+        let result = tokio::task::spawn_blocking(move || call(&producer))
+            .await
+            .unwrap_or(Err(KafkaError::Canceled));
+        let transactional_id = self.transactional_id.clone().unwrap_or_default();
+        result.map_err(|source| {
+            if source
+                .rdkafka_error_code()
+                .is_some_and(transactions_unsupported)
+            {
+                ProducerError::TransactionsUnsupported {
+                    transactional_id,
+                    operation,
+                    source,
+                }
+            } else {
+                ProducerError::Transaction {
+                    transactional_id,
+                    operation,
+                    source,
+                }
+            }
+        })
+    }
+
+    /// Queues a record that is not a change event (the connector's offsets, in the
+    /// transactional mode): no position header, the topic's partition 0, delivery
+    /// checked by the commit of the transaction it belongs to.
+    pub async fn send_plain(
+        &self,
+        topic: &str,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), ProducerError> {
+        loop {
+            let record = FutureRecord::to(topic).partition(0).key(key).payload(value);
+            match self.producer.send_result(record) {
+                Ok(delivery) => {
+                    drop(delivery);
+                    return Ok(());
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((source, _)) => {
+                    return Err(ProducerError::Metadata {
+                        topic: topic.to_owned(),
+                        source,
+                    })
+                }
+            }
+        }
     }
 
     /// Makes sure `topic` exists, creating it with the topic settings when it does not
@@ -393,6 +649,29 @@ mod tests {
         for (key, expected) in cases {
             assert_eq!(murmur2(key), expected, "{}", String::from_utf8_lossy(key));
         }
+    }
+
+    #[test]
+    fn fencing_is_retried_and_a_broker_without_transactions_is_not() {
+        let transaction = |code| ProducerError::Transaction {
+            transactional_id: "pgcdc-offsets-shop-0".to_owned(),
+            operation: TransactionOperation::Commit,
+            source: KafkaError::MessageProduction(code),
+        };
+        // The next start's producer fences whoever fenced this one, and aborts.
+        assert!(transaction(RDKafkaErrorCode::ProducerFenced).is_retriable());
+        assert!(transaction(RDKafkaErrorCode::InvalidProducerEpoch).is_retriable());
+        assert!(transaction(RDKafkaErrorCode::ConcurrentTransactions).is_retriable());
+        assert!(transaction(RDKafkaErrorCode::RequestTimedOut).is_retriable());
+        assert!(!transaction(RDKafkaErrorCode::TransactionalIdAuthorizationFailed).is_retriable());
+        assert!(!transaction(RDKafkaErrorCode::InvalidTransactionTimeout).is_retriable());
+        let unsupported = ProducerError::TransactionsUnsupported {
+            transactional_id: "pgcdc-offsets-shop-0".to_owned(),
+            operation: TransactionOperation::Commit,
+            source: KafkaError::MessageProduction(RDKafkaErrorCode::UnsupportedFeature),
+        };
+        assert!(!unsupported.is_retriable());
+        assert!(unsupported.to_string().contains("exactly.once.support"));
     }
 
     #[test]

@@ -278,6 +278,7 @@ async fn pgcdc_answers_the_rest_script_as_kafka_connect_does() {
         offsets_topic: format!("{}_offsets", db.name),
         state_dir: state_dir.clone(),
         worker_id: address.to_string(),
+        exactly_once_source_support: false,
     })
     .await
     .unwrap();

@@ -45,6 +45,7 @@ impl RunningWorker {
             offsets_topic: offsets_topic.to_owned(),
             state_dir: state_dir.to_owned(),
             worker_id: address.to_string(),
+            exactly_once_source_support: false,
         })
         .await
         .unwrap();

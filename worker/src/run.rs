@@ -47,6 +47,8 @@ pub struct Shared {
     pub figures: Figures,
     /// Task restarts after retriable failures, by connector.
     pub restarts: Arc<StdMutex<BTreeMap<String, u64>>>,
+    /// The worker's `exactly.once.source.support=enabled`.
+    pub exactly_once_source_support: bool,
 }
 
 impl Shared {
@@ -122,6 +124,10 @@ async fn supervise(
     token: &CancellationToken,
 ) {
     let parsed = match class::validate(config) {
+        Ok(class::Parsed::Source(mut source)) => {
+            source.delivery.worker_exactly_once_source_support = shared.exactly_once_source_support;
+            class::Parsed::Source(source)
+        }
         Ok(parsed) => parsed,
         Err(e) => {
             shared.set(TaskState::Failed {

@@ -34,6 +34,9 @@ pub struct WorkerOptions {
     pub state_dir: PathBuf,
     /// `host:port` shown as `worker_id` in statuses.
     pub worker_id: String,
+    /// Connect's `exactly.once.source.support=enabled`: every connector writes its
+    /// records in Kafka transactions, whatever its `exactly.once.support`.
+    pub exactly_once_source_support: bool,
 }
 
 /// A task's state as Connect names it.
@@ -619,6 +622,7 @@ impl Worker {
             state: Arc::clone(&connector.state),
             figures: connector.figures.clone(),
             restarts: Arc::clone(&self.restarts),
+            exactly_once_source_support: self.options.exactly_once_source_support,
         };
         Run::start(
             name,

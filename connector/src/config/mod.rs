@@ -11,6 +11,7 @@
 //!   transforms (`transforms`, `predicates`), which would change the output and are
 //!   refused.
 
+mod delivery;
 mod filters;
 mod properties;
 
@@ -18,6 +19,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use delivery::{
+    DeliveryConfig, ExactlyOnceSupport, TransactionBoundary, DEFAULT_TRANSACTION_INTERVAL,
+};
 pub use filters::{CaptureFilters, Filter, MessageKeyColumns, Patterns};
 pub use properties::{ConfigErrors, Properties, PropertyError};
 
@@ -113,6 +117,8 @@ pub struct PostgresConnectorConfig {
     pub key_converter: Converter,
     pub value_converter: Converter,
     pub topic_creation: TopicSettings,
+    /// `exactly.once.support`, `transaction.boundary`, `transaction.boundary.interval.ms`.
+    pub delivery: DeliveryConfig,
 }
 
 /// A configuration that parsed, with the properties nobody read.
@@ -260,6 +266,7 @@ impl PostgresConnectorConfig {
                     "a number",
                 ),
             },
+            delivery: DeliveryConfig::read(&mut p),
         };
         // Connect-level settings that concern the worker, not this connector.
         for prefix in [

@@ -241,3 +241,96 @@ fn the_password_never_prints() {
     assert!(!format!("{config:?}").contains("hunter2"));
     assert_eq!(config.database.password.expose(), "hunter2");
 }
+
+#[test]
+fn the_transactional_mode_is_opt_in_with_connects_names() {
+    let config = PostgresConnectorConfig::from_properties(&minimal())
+        .unwrap()
+        .config;
+    assert_eq!(config.delivery, DeliveryConfig::default());
+    assert_eq!(
+        config.delivery.exactly_once_support,
+        ExactlyOnceSupport::Requested
+    );
+    assert_eq!(
+        config.delivery.transaction_boundary,
+        TransactionBoundary::Poll
+    );
+    assert!(
+        !config.delivery.transactional(),
+        "idempotent by default, for brokers without transactions"
+    );
+    let worker_enabled = DeliveryConfig {
+        worker_exactly_once_source_support: true,
+        ..config.delivery
+    };
+    assert!(worker_enabled.transactional());
+
+    let required = PostgresConnectorConfig::from_properties(&with(&[
+        ("exactly.once.support", "REQUIRED"),
+        ("transaction.boundary", "interval"),
+        ("transaction.boundary.interval.ms", "250"),
+    ]))
+    .unwrap();
+    assert!(required.unknown_properties.is_empty());
+    let delivery = required.config.delivery;
+    assert!(delivery.transactional());
+    assert_eq!(
+        delivery.transaction_boundary,
+        TransactionBoundary::Interval(Duration::from_millis(250))
+    );
+    let interval =
+        PostgresConnectorConfig::from_properties(&with(&[("transaction.boundary", "interval")]))
+            .unwrap()
+            .config;
+    assert_eq!(
+        interval.delivery.transaction_boundary,
+        TransactionBoundary::Interval(DEFAULT_TRANSACTION_INTERVAL),
+        "Connect's default: offset.flush.interval.ms, 60 s"
+    );
+}
+
+#[test]
+fn transaction_properties_are_validated_by_name() {
+    let refused = errors(&with(&[
+        ("exactly.once.support", "always"),
+        ("transaction.boundary", "connector"),
+        ("transaction.boundary.interval.ms", "soon"),
+    ]));
+    let expect = |property: &str, fragment: &str| {
+        let messages = refused.for_property(property);
+        assert!(
+            messages.iter().any(|m| m.contains(fragment)),
+            "{property}: {messages:?}"
+        );
+    };
+    expect(
+        "exactly.once.support",
+        "\"always\" is not one of requested, required",
+    );
+    expect(
+        "transaction.boundary",
+        "does not define transaction boundaries",
+    );
+    expect(
+        "transaction.boundary.interval.ms",
+        "\"soon\" is not a number of milliseconds",
+    );
+    let refused = errors(&with(&[
+        ("transaction.boundary", "per-row"),
+        ("transaction.boundary.interval.ms", "0"),
+    ]));
+    assert!(refused.for_property("transaction.boundary")[0]
+        .contains("\"per-row\" is not one of poll, interval, connector"));
+    assert_eq!(
+        refused.for_property("transaction.boundary.interval.ms"),
+        ["must be at least 1"]
+    );
+    let refused = errors(&with(&[("transaction.boundary.interval.ms", "-5")]));
+    assert_eq!(
+        refused
+            .for_property("transaction.boundary.interval.ms")
+            .len(),
+        1
+    );
+}

@@ -81,6 +81,18 @@ impl AckTracker {
         self.advance()
     }
 
+    /// Kafka acknowledged `count` events of `txn` at once (a committed Kafka
+    /// transaction). Returns the new confirmable LSN if this advanced it.
+    pub fn acked_many(&mut self, txn: TxnId, count: u64) -> Option<Lsn> {
+        let state = self.get(txn)?;
+        // More acknowledgements than events sent would be a caller bug; never let
+        // one make an unacknowledged event look acknowledged.
+        let count = count.min(state.in_flight);
+        state.in_flight -= count;
+        self.in_flight -= count;
+        self.advance()
+    }
+
     /// The newest LSN that is safe to confirm.
     pub fn confirmable(&self) -> Lsn {
         self.confirmable
@@ -133,6 +145,25 @@ mod tests {
         assert_eq!(tracker.acked(txn), Some(Lsn(100)));
         assert_eq!(tracker.in_flight(), 0);
         assert_eq!(tracker.pending_transactions(), 0);
+    }
+
+    #[test]
+    fn a_committed_batch_acknowledges_many_events_at_once() {
+        let mut tracker = AckTracker::new(Lsn(10));
+        let first = tracker.begin();
+        tracker.sent(first);
+        tracker.sent(first);
+        assert_eq!(tracker.commit(first, Lsn(100)), None);
+        let second = tracker.begin();
+        tracker.sent(second);
+        assert_eq!(
+            tracker.acked_many(second, 5),
+            None,
+            "the first is still open"
+        );
+        assert_eq!(tracker.acked_many(first, 2), Some(Lsn(100)));
+        assert_eq!(tracker.in_flight(), 0);
+        assert_eq!(tracker.commit(second, Lsn(200)), Some(Lsn(200)));
     }
 
     #[test]

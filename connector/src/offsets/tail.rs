@@ -110,7 +110,11 @@ pub fn read_tails(
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         // Aborted transactions must not count as written.
-        .set("isolation.level", "read_committed");
+        .set("isolation.level", "read_committed")
+        // A window that holds only transaction markers and aborted records ends in
+        // an empty fetch, which the broker would hold for fetch.wait.max.ms (500 ms)
+        // waiting for data that is not coming.
+        .set("fetch.wait.max.ms", "10");
     let mut filter = ResumeFilter::new();
     for topic in topics {
         let kafka = |source| TailError::Kafka {
@@ -145,7 +149,8 @@ pub fn read_tails(
 
 /// Scans backwards from the end of one partition, doubling the window, until a
 /// record with a position header is found or the start is reached. Normally the last
-/// record has one and a single fetch suffices; transaction markers and foreign
+/// records have one and a single fetch suffices; transaction markers, aborted
+/// transactions (a batch cut by a crash in the transactional mode) and foreign
 /// records at the end make it look further back.
 fn newest_position(
     consumer: &BaseConsumer,
@@ -155,7 +160,9 @@ fn newest_position(
     high: i64,
     timeout: Duration,
 ) -> Result<Option<SourcePosition>, TailError> {
-    let mut window = 1i64;
+    // One fetch returns this many small records as cheaply as one, and in the
+    // transactional mode the last offset is always a marker.
+    let mut window = 64i64;
     let mut end = high;
     while end > low {
         let start = (end - window).max(low);

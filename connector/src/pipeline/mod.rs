@@ -13,10 +13,17 @@
 //!
 //! Memory is bounded by `max_in_flight` records awaiting acknowledgement: past it, the
 //! loop stops reading from PostgreSQL until acknowledgements come back.
+//!
+//! In the transactional mode ([`Transactions`]) the records go out in Kafka
+//! transactions, one per batch, each with the connector's offsets record; an event
+//! counts as acknowledged only when its transaction committed, so the slot is
+//! confirmed only past committed batches, and a batch cut short (a crash, a fenced
+//! producer) is never seen by `read_committed` consumers and is sent again by the next
+//! start (the partitions' committed tails say what is there).
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::stream::FuturesUnordered;
 use futures_util::{Future, StreamExt};
@@ -24,6 +31,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::{Capture, CaptureError, Change, RowChange, TableSchema};
+use crate::config::TransactionBoundary;
 use crate::lsn::Lsn;
 use crate::offsets::{AckTracker, ResumeFilter, SourcePosition, TxnId};
 use crate::pgoutput::{PgTimestamp, Xid};
@@ -187,7 +195,72 @@ pub struct PipelineStats {
     pub records_sent: u64,
     /// Replayed records a partition already held (after a restart).
     pub records_already_written: u64,
+    /// Kafka transactions committed (the transactional mode).
+    pub kafka_transactions: u64,
     pub confirmed: Lsn,
+}
+
+/// A record for the connector's offsets topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetsRecord {
+    pub topic: String,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+/// The transactional mode: when a batch's Kafka transaction commits, and the offsets
+/// record that goes into it.
+#[derive(Clone)]
+pub struct Transactions {
+    pub boundary: TransactionBoundary,
+    /// `max.batch.size`: the most records a `poll` batch holds.
+    pub max_batch_records: u64,
+    /// The offsets record saying the slot may be confirmed to an LSN.
+    pub offsets_record: Arc<dyn Fn(Lsn) -> OffsetsRecord + Send + Sync>,
+}
+
+impl std::fmt::Debug for Transactions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transactions")
+            .field("boundary", &self.boundary)
+            .field("max_batch_records", &self.max_batch_records)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The open Kafka transaction: which PostgreSQL transactions' events it holds.
+#[derive(Debug)]
+struct Batch {
+    started: Instant,
+    records: u64,
+    /// (transaction, events sent in this batch), in send order.
+    events: Vec<(TxnId, u64)>,
+}
+
+impl Batch {
+    /// Begins a Kafka transaction unless one is open.
+    async fn open(
+        producer: &EventProducer,
+        batch: &mut Option<Batch>,
+    ) -> Result<(), ProducerError> {
+        if batch.is_none() {
+            producer.begin_transaction().await?;
+            *batch = Some(Batch {
+                started: Instant::now(),
+                records: 0,
+                events: Vec::new(),
+            });
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, txn: TxnId) {
+        self.records += 1;
+        match self.events.last_mut() {
+            Some((last, count)) if *last == txn => *count += 1,
+            _ => self.events.push((txn, 1)),
+        }
+    }
 }
 
 type AckFuture = Pin<Box<dyn Future<Output = (TxnId, Result<i64, ProducerError>)> + Send>>;
@@ -215,6 +288,10 @@ pub struct Pipeline<'a> {
     records: Vec<EncodedRecord>,
     stats: PipelineStats,
     progress: Option<watch::Sender<Lsn>>,
+    transactions: Option<Transactions>,
+    batch: Option<Batch>,
+    /// The newest LSN an offsets record in a committed transaction holds.
+    offsets_written: Lsn,
 }
 
 impl std::fmt::Debug for Pipeline<'_> {
@@ -249,7 +326,16 @@ impl<'a> Pipeline<'a> {
             records: Vec::new(),
             stats: PipelineStats::default(),
             progress: None,
+            transactions: None,
+            batch: None,
+            offsets_written: confirmed,
         }
+    }
+
+    /// The transactional mode; `producer` must be transactional.
+    pub fn with_transactions(mut self, transactions: Transactions) -> Self {
+        self.transactions = Some(transactions);
+        self
     }
 
     /// Publishes every LSN the pipeline confirms (for the offsets topic, metrics and
@@ -263,13 +349,31 @@ impl<'a> Pipeline<'a> {
         mut self,
         shutdown: CancellationToken,
     ) -> Result<PipelineStats, PipelineError> {
+        if let Err(error) = self.stream(shutdown).await {
+            self.abort_batch().await;
+            return Err(error);
+        }
+        self.drain().await
+    }
+
+    async fn stream(&mut self, shutdown: CancellationToken) -> Result<(), PipelineError> {
         let mut idle = tokio::time::interval(self.options.idle_confirm_interval);
         idle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let heartbeats = self.options.heartbeat_interval;
         let mut heartbeat = tokio::time::interval(heartbeats.unwrap_or(Duration::from_secs(3600)));
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let interval = match self.transactions.as_ref().map(|t| t.boundary) {
+            Some(TransactionBoundary::Interval(interval)) => Some(interval),
+            _ => None,
+        };
+        let poll_batches = self.transactions.is_some() && interval.is_none();
         loop {
             let can_read = self.tracker.in_flight() < self.options.max_in_flight;
+            let batch_open = self.batch.is_some();
+            let batch_deadline = self.batch.as_ref().zip(interval).map_or_else(
+                || Instant::now() + Duration::from_secs(3600),
+                |(b, i)| b.started + i,
+            );
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -285,9 +389,19 @@ impl<'a> Pipeline<'a> {
                 },
                 _ = idle.tick() => self.confirm_idle(),
                 _ = heartbeat.tick(), if heartbeats.is_some() => self.send_heartbeat().await?,
+                () = tokio::time::sleep_until(batch_deadline.into()), if batch_open && interval.is_some() => {
+                    self.commit_batch().await?;
+                }
+                // Last in this biased select: reached only when no change is ready to
+                // read, which ends a `poll` batch (Connect commits once per poll(),
+                // which returns what the connector had ready). A full queue ends any
+                // batch, since only a commit acknowledges its events.
+                () = std::future::ready(()), if batch_open && (poll_batches || !can_read) => {
+                    self.commit_batch().await?;
+                }
             }
         }
-        self.drain().await
+        Ok(())
     }
 
     async fn handle(&mut self, change: Change) -> Result<(), PipelineError> {
@@ -412,14 +526,82 @@ impl<'a> Pipeline<'a> {
                 self.stats.records_already_written += 1;
                 continue;
             }
+            if self.transactions.is_some() {
+                Batch::open(self.producer, &mut self.batch).await?;
+            }
             let pending = self.producer.send(&outgoing, partition).await?;
             self.tracker.sent(open.id);
             self.stats.records_sent += 1;
             let txn = open.id;
-            self.acks
-                .push(Box::pin(async move { (txn, pending.acknowledged().await) }));
+            match self.batch.as_mut() {
+                // Its delivery is checked by the commit, which fails if any record
+                // of the transaction was not written.
+                Some(batch) => {
+                    drop(pending);
+                    batch.note(txn);
+                }
+                None => self
+                    .acks
+                    .push(Box::pin(async move { (txn, pending.acknowledged().await) })),
+            }
+        }
+        let full = match (&self.transactions, &self.batch) {
+            (Some(t), Some(b)) => {
+                t.boundary == TransactionBoundary::Poll && b.records >= t.max_batch_records
+            }
+            _ => false,
+        };
+        if full {
+            self.commit_batch().await?;
         }
         Ok(())
+    }
+
+    /// Commits the open Kafka transaction with an offsets record for the LSN its
+    /// commit makes confirmable, then confirms that LSN: never before the commit.
+    async fn commit_batch(&mut self) -> Result<(), PipelineError> {
+        let (Some(transactions), Some(batch)) = (&self.transactions, self.batch.take()) else {
+            return Ok(());
+        };
+        let mut after_commit = self.tracker.clone();
+        for &(txn, count) in &batch.events {
+            after_commit.acked_many(txn, count);
+        }
+        let lsn = after_commit.confirmable();
+        if lsn > self.offsets_written {
+            let record = (transactions.offsets_record)(lsn);
+            self.producer
+                .send_plain(&record.topic, &record.key, &record.value)
+                .await?;
+        }
+        let committing = Instant::now();
+        self.producer.commit_transaction().await?;
+        self.stats.kafka_transactions += 1;
+        self.offsets_written = self.offsets_written.max(lsn);
+        tracing::debug!(
+            records = batch.records,
+            lsn = %lsn,
+            open_ms = batch.started.elapsed().as_millis() as u64,
+            commit_ms = committing.elapsed().as_millis() as u64,
+            "committed a Kafka transaction"
+        );
+        for (txn, count) in batch.events {
+            if let Some(lsn) = self.tracker.acked_many(txn, count) {
+                self.confirm(lsn);
+            }
+        }
+        Ok(())
+    }
+
+    /// After a failure: abort the open transaction now, rather than leave
+    /// `read_committed` readers waiting for the broker's transaction timeout (the
+    /// next start would abort it too, when it fences this producer).
+    async fn abort_batch(&mut self) {
+        if self.batch.take().is_some() {
+            if let Err(error) = self.producer.abort_transaction().await {
+                tracing::warn!(error = %error, "aborting the open Kafka transaction failed");
+            }
+        }
     }
 
     fn confirm(&mut self, lsn: Lsn) {
@@ -445,7 +627,13 @@ impl<'a> Pipeline<'a> {
                 position,
             };
             let partition = self.producer.partition_of(&outgoing);
+            if self.transactions.is_some() {
+                Batch::open(self.producer, &mut self.batch).await?;
+            }
             drop(self.producer.send(&outgoing, partition).await?);
+            if let Some(batch) = self.batch.as_mut() {
+                batch.records += 1;
+            }
         }
         Ok(())
     }
@@ -453,7 +641,11 @@ impl<'a> Pipeline<'a> {
     /// Nothing open, nothing in flight: everything the server sent is durable, so the
     /// slot may move to the server's end of WAL.
     fn confirm_idle(&mut self) {
-        if self.open.is_none() && self.tracker.pending_transactions() == 0 && self.acks.is_empty() {
+        if self.open.is_none()
+            && self.batch.is_none()
+            && self.tracker.pending_transactions() == 0
+            && self.acks.is_empty()
+        {
             let end = self
                 .capture
                 .server_wal_end()
@@ -465,6 +657,10 @@ impl<'a> Pipeline<'a> {
     }
 
     async fn drain(mut self) -> Result<PipelineStats, PipelineError> {
+        if let Err(error) = self.commit_batch().await {
+            self.abort_batch().await;
+            return Err(error);
+        }
         while let Some((txn, result)) = self.acks.next().await {
             result?;
             if let Some(lsn) = self.tracker.acked(txn) {

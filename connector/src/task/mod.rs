@@ -15,6 +15,13 @@
 //! 5. the [`Pipeline`] streams until shutdown, confirming only what Kafka acknowledged,
 //!    and the offsets topic follows the confirmed LSN.
 //!
+//! In the transactional mode (`exactly.once.support`), the producer is made first:
+//! its initialization fences the previous instance of the task and aborts the Kafka
+//! transaction it left open, so the offsets topic and the partitions' tails read
+//! next (with `read_committed`) show only what was committed. Each batch is then one
+//! Kafka transaction holding the offsets record, and the slot is confirmed only past
+//! committed ones.
+//!
 //! [`run_until_stopped`] restarts a start that failed for a reason worth retrying
 //! (PostgreSQL, Kafka unreachable), with exponential backoff and jitter.
 
@@ -35,11 +42,13 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use crate::capture::{load_user_types, Capture, CaptureError, CaptureOptions, TableSchema};
-use crate::config::{Filter, PostgresConnectorConfig, SnapshotMode};
+use crate::config::{Filter, PostgresConnectorConfig, SnapshotMode, TransactionBoundary};
 use crate::lsn::Lsn;
 use crate::offsets::tail::{read_tails, TailError};
 use crate::offsets::ResumeFilter;
-use crate::pipeline::{EncodeError, Pipeline, PipelineError, PipelineOptions, PipelineStats};
+use crate::pipeline::{
+    EncodeError, Pipeline, PipelineError, PipelineOptions, PipelineStats, Transactions,
+};
 use crate::producer::{EventProducer, ProducerError};
 use crate::publication::{ensure_publication, published_tables, AutocreateMode, TableName};
 use crate::replication::{
@@ -115,6 +124,30 @@ impl TaskError {
 pub struct TaskStats {
     pub snapshot_rows: u64,
     pub stream: PipelineStats,
+}
+
+/// The `transactional.id` of a connector's task in the transactional mode. Connect
+/// uses `${groupId}-${connector}-${taskId}`; a pgcdc worker has no group, and its
+/// offsets topic names the set of workers whose connectors must not collide the way
+/// a Connect group does, so it stands in for the group id:
+/// `<offsets topic>-<connector name>-0` (one task per connector). Stable across
+/// restarts, so a new start fences the previous instance.
+pub fn transactional_id(offsets_topic: &str, connector: &str) -> String {
+    format!("{offsets_topic}-{connector}-0")
+}
+
+/// `transaction.timeout.ms` for a transaction boundary: the Java client's and
+/// librdkafka's default of 60 s, which a crashed instance's open transaction holds up
+/// `read_committed` readers at most (its successor aborts it sooner); with
+/// `transaction.boundary=interval`, 60 s more than the interval, so that the broker
+/// does not abort a transaction that is still filling. (The broker refuses more than
+/// its `transaction.max.timeout.ms`, 15 minutes by default: a fatal error naming it.)
+fn transaction_timeout(boundary: TransactionBoundary) -> Duration {
+    const DEFAULT: Duration = Duration::from_secs(60);
+    match boundary {
+        TransactionBoundary::Poll => DEFAULT,
+        TransactionBoundary::Interval(interval) => interval + DEFAULT,
+    }
 }
 
 /// The replication connection settings of a connector configuration.
@@ -236,6 +269,21 @@ async fn run_started(
         })
         .collect();
 
+    // In the transactional mode, first fence the previous instance: what it left open
+    // is aborted, so that the offsets and tails below read to the committed ends.
+    let transactional = config.delivery.transactional();
+    let mut producer = if transactional {
+        let id = transactional_id(&options.offsets_topic, &config.name);
+        EventProducer::transactional(
+            &options.kafka,
+            config.topic_creation,
+            &id,
+            transaction_timeout(config.delivery.transaction_boundary),
+        )
+        .await?
+    } else {
+        EventProducer::new(&options.kafka, config.topic_creation)?
+    };
     let (offsets, stored) = OffsetStore::open(
         &options.kafka,
         &options.offsets_topic,
@@ -251,6 +299,7 @@ async fn run_started(
         slot_exists = existing_slot.is_some(),
         snapshot_completed = stored.snapshot_completed,
         snapshot,
+        transactional,
         "starting"
     );
     if !snapshot && config.snapshot_mode == SnapshotMode::InitialOnly {
@@ -260,7 +309,6 @@ async fn run_started(
         return Ok(TaskStats::default());
     }
 
-    let mut producer = EventProducer::new(&options.kafka, config.topic_creation)?;
     let mut encoder = DebeziumEncoder::new(settings, crate::sql::connect(&replication).await?)
         .await
         .map_err(TaskError::Encode)?
@@ -344,9 +392,11 @@ async fn run_started(
     let (progress_tx, progress_rx) = watch::channel(Lsn(0));
     let offsets = Arc::new(offsets);
     let confirmations = tokio::spawn(report_confirmed(progress_rx.clone(), Arc::clone(metrics)));
-    let offsets_writer = tokio::spawn(write_offsets(Arc::clone(&offsets), progress_rx));
+    // The transactional mode writes the offsets record in each batch's transaction.
+    let offsets_writer =
+        (!transactional).then(|| tokio::spawn(write_offsets(Arc::clone(&offsets), progress_rx)));
     let heartbeat_query = spawn_heartbeat_query(config, &replication, shutdown.clone()).await?;
-    let pipeline = Pipeline::new(
+    let mut pipeline = Pipeline::new(
         capture,
         &mut producer,
         &mut encoder,
@@ -355,9 +405,19 @@ async fn run_started(
         pipeline_options,
     )
     .with_progress(progress_tx);
+    if transactional {
+        let store = Arc::clone(&offsets);
+        pipeline = pipeline.with_transactions(Transactions {
+            boundary: config.delivery.transaction_boundary,
+            max_batch_records: config.max_batch_size as u64,
+            offsets_record: Arc::new(move |lsn| store.streamed_record(lsn)),
+        });
+    }
     let result = pipeline.run(shutdown).await;
     // The watch closes with the pipeline: the writer records the last LSN and ends.
-    let _ = offsets_writer.await;
+    if let Some(writer) = offsets_writer {
+        let _ = writer.await;
+    }
     let _ = confirmations.await;
     if let Some(task) = heartbeat_query {
         task.abort();

@@ -19,6 +19,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use serde_json::{json, Value};
 
 use crate::lsn::Lsn;
+use crate::pipeline::OffsetsRecord;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -96,14 +97,17 @@ impl OffsetStore {
 
     /// Records the LSN the slot was confirmed to.
     pub async fn streamed(&self, lsn: Lsn) -> Result<(), KafkaError> {
-        self.write(json!({
-            "lsn": lsn.0,
-            "lsn_commit": lsn.0,
-            "lsn_proc": lsn.0,
-            "ts_usec": now_us(),
-            "snapshot_completed": true,
-        }))
-        .await
+        self.write(streamed_value(lsn)).await
+    }
+
+    /// The record [`OffsetStore::streamed`] writes, for the transactional mode to
+    /// write in the transaction whose commit makes `lsn` confirmable.
+    pub fn streamed_record(&self, lsn: Lsn) -> OffsetsRecord {
+        OffsetsRecord {
+            topic: self.topic.clone(),
+            key: self.key.clone(),
+            value: serde_json::to_vec(&streamed_value(lsn)).unwrap_or_default(),
+        }
     }
 
     async fn write(&self, value: Value) -> Result<(), KafkaError> {
@@ -119,6 +123,16 @@ impl OffsetStore {
             .map(|_| ())
             .map_err(|(e, _)| e)
     }
+}
+
+fn streamed_value(lsn: Lsn) -> Value {
+    json!({
+        "lsn": lsn.0,
+        "lsn_commit": lsn.0,
+        "lsn_proc": lsn.0,
+        "ts_usec": now_us(),
+        "snapshot_completed": true,
+    })
 }
 
 /// Connect's offset key for a PostgreSQL connector: `["<name>",{"server":"<prefix>"}]`.
@@ -170,6 +184,10 @@ fn read_latest_value(
     consumer_config
         .set("group.id", "pgcdc-offsets-reader")
         .set("enable.auto.commit", "false")
+        // The transactional mode writes offsets in transactions: a commit marker ends
+        // the partition, and it is never delivered, so the end is known by EOF.
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "10")
         .set("isolation.level", "read_committed");
     let consumer: BaseConsumer = consumer_config.create()?;
     let (low, high) = match consumer.fetch_watermarks(topic, 0, TIMEOUT) {
@@ -194,10 +212,11 @@ fn read_latest_value(
                 RDKafkaErrorCode::OperationTimedOut,
             ));
         }
-        let Some(message) = consumer.poll(Duration::from_millis(500)) else {
-            continue;
+        let message = match consumer.poll(Duration::from_millis(500)) {
+            None => continue,
+            Some(Err(KafkaError::PartitionEOF(_))) => return Ok(latest),
+            Some(message) => message?,
         };
-        let message = message?;
         if message.key() == Some(key) {
             // A null value (Connect's offset reset) forgets what came before.
             latest = message

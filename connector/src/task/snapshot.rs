@@ -149,6 +149,7 @@ pub async fn run(
         commit_lsn: Lsn(consistent_point.0.saturating_sub(1)),
         ordinal: 0,
         acks: FuturesUnordered::new(),
+        in_transaction: 0,
     };
     let mut stats = SnapshotStats::default();
     let started = Instant::now();
@@ -250,7 +251,14 @@ struct Sender<'a> {
     commit_lsn: Lsn,
     ordinal: u32,
     acks: FuturesUnordered<AckFuture>,
+    /// Records in the open Kafka transaction (the transactional mode).
+    in_transaction: usize,
 }
+
+/// In the transactional mode, snapshot records are committed in transactions of this
+/// many: an interrupted snapshot (taken again at the next start) leaves nothing a
+/// `read_committed` reader sees past its last commit.
+const RECORDS_PER_TRANSACTION: usize = 8192;
 
 fn source(
     encoder: &DebeziumEncoder,
@@ -298,6 +306,18 @@ impl Sender<'_> {
                 position,
             };
             let partition = self.producer.partition_of(&outgoing);
+            if self.producer.is_transactional() {
+                if self.in_transaction == 0 {
+                    self.producer.begin_transaction().await?;
+                }
+                // Delivery is checked by the commit.
+                drop(self.producer.send(&outgoing, partition).await?);
+                self.in_transaction += 1;
+                if self.in_transaction >= RECORDS_PER_TRANSACTION {
+                    self.commit().await?;
+                }
+                continue;
+            }
             let pending = self.producer.send(&outgoing, partition).await?;
             self.acks.push(Box::pin(pending.acknowledged()));
             while self.acks.len() >= MAX_IN_FLIGHT {
@@ -312,6 +332,14 @@ impl Sender<'_> {
     async fn drain(&mut self) -> Result<(), TaskError> {
         while let Some(result) = self.acks.next().await {
             result?;
+        }
+        self.commit().await
+    }
+
+    async fn commit(&mut self) -> Result<(), TaskError> {
+        if self.in_transaction > 0 {
+            self.producer.commit_transaction().await?;
+            self.in_transaction = 0;
         }
         Ok(())
     }
