@@ -277,12 +277,21 @@ impl TopicReader {
             .create()?;
         let deadline = Instant::now() + timeout;
         let partitions = loop {
-            let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-            let partitions = metadata
-                .topics()
-                .iter()
-                .find(|t| t.name() == topic && t.error().is_none())
-                .map_or(0, |t| t.partitions().len());
+            // A broker busy serving another reader's fetches (tansu answers one
+            // storage query at a time) may miss one metadata deadline: retry until
+            // `timeout`.
+            let partitions = match consumer.fetch_metadata(Some(topic), Duration::from_secs(10)) {
+                Ok(metadata) => metadata
+                    .topics()
+                    .iter()
+                    .find(|t| t.name() == topic && t.error().is_none())
+                    .map_or(0, |t| t.partitions().len()),
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("{topic}: metadata not fetched ({e}); retrying");
+                    0
+                }
+                Err(e) => return Err(e.into()),
+            };
             if partitions > 0 {
                 break i32::try_from(partitions)?;
             }
@@ -350,7 +359,7 @@ impl TopicReader {
             ends.push(self.consumer.fetch_watermarks(
                 &self.topic,
                 partition,
-                Duration::from_secs(10),
+                Duration::from_secs(30),
             )?);
         }
         let deadline = Instant::now() + timeout;
@@ -389,8 +398,8 @@ pub async fn read_all(topic: &str) -> anyhow::Result<Vec<Event>> {
 
 /// Reads a whole topic of the broker `kafka` points at, as it is now.
 pub async fn read_all_on(kafka: &ClientConfig, topic: &str) -> anyhow::Result<Vec<Event>> {
-    let mut reader = TopicReader::open_on(kafka, topic, Duration::from_secs(30)).await?;
-    reader.read_to_end(Duration::from_secs(120)).await?;
+    let mut reader = TopicReader::open_on(kafka, topic, Duration::from_secs(60)).await?;
+    reader.read_to_end(Duration::from_secs(180)).await?;
     Ok(reader.events)
 }
 

@@ -46,6 +46,8 @@ impl TansuBroker {
             // directory, even when it starts with a slash.
             .args(["--storage-engine", "sqlite://tansu.db"])
             .current_dir(&dir)
+            // Not the test's RUST_LOG: at info tansu logs every storage query.
+            .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log.try_clone()?))
             .stderr(Stdio::from(log))
@@ -94,7 +96,10 @@ impl Drop for TansuBroker {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if std::thread::panicking() {
-            eprintln!("tansu's log is kept: {}", self.dir.join("tansu.log").display());
+            eprintln!(
+                "tansu's log is kept: {}",
+                self.dir.join("tansu.log").display()
+            );
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

@@ -16,16 +16,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pgcdc_tests::connector::{
-    self, confirmed_flush_lsn, current_wal_lsn, stored_offset, table_topic, wait_slot_inactive,
-    wait_streaming,
+    self, confirmed_flush_lsn, current_wal_lsn, stored_offset, stored_offset_on, table_topic,
+    wait_slot_inactive, wait_streaming,
 };
 use pgcdc_tests::consistency::{self, Rules};
 use pgcdc_tests::kafka;
 use pgcdc_tests::ledger::{check_topics, spawn_generator, Ledger, SCHEMA};
 use pgcdc_tests::process::Deployment;
+use pgcdc_tests::tansu::TansuBroker;
 use pgcdc_tests::{Stack, TestDb};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rdkafka::config::ClientConfig;
 use tokio_util::sync::CancellationToken;
 
 const KILLS: usize = 20;
@@ -38,11 +40,30 @@ async fn is_streaming(db: &TestDb) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_load_loses_nothing_and_duplicates_nothing() {
+    sigkill_during_load(
+        "crash",
+        Stack::get().kafka_bootstrap(),
+        &kafka::client_config(),
+    )
+    .await;
+}
+
+/// The same on tansu, a broker without transactions: reading back each partition's
+/// tail on start is all that keeps a restarted connector from writing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_load_on_tansu_loses_nothing_and_duplicates_nothing() {
+    let broker = TansuBroker::start("crash_tansu").await.unwrap();
+    sigkill_during_load("crash_tansu", &broker.bootstrap(), &broker.client_config()).await;
+}
+
+/// Kills `pgcdc connect`, writing to the broker at `bootstrap`, [`KILLS`] times
+/// under load, then checks the topics against the load's ledger.
+async fn sigkill_during_load(label: &str, bootstrap: &str, kafka: &ClientConfig) {
     let started = Instant::now();
-    let db = TestDb::create("crash").await.unwrap();
+    let db = TestDb::create(label).await.unwrap();
     let sql = db.client().await.unwrap();
     sql.batch_execute(SCHEMA).await.unwrap();
-    let deployment = Deployment::new(&db, Stack::get().kafka_bootstrap());
+    let deployment = Deployment::new(&db, bootstrap);
     eprintln!("connector log: {}", deployment.log.display());
 
     // The initial snapshot completes before the first kill (a crash during the
@@ -50,9 +71,14 @@ async fn sigkill_during_load_loses_nothing_and_duplicates_nothing() {
     let mut process = deployment.start();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let offset = stored_offset(&deployment.offsets_topic, &db.name, &db.topic_prefix())
-            .await
-            .unwrap();
+        let offset = stored_offset_on(
+            kafka,
+            &deployment.offsets_topic,
+            &db.name,
+            &db.topic_prefix(),
+        )
+        .await
+        .unwrap();
         if offset.is_some_and(|o| o["snapshot_completed"] == true) {
             break;
         }
@@ -156,9 +182,7 @@ async fn sigkill_during_load_loses_nothing_and_duplicates_nothing() {
         .await
         .unwrap();
 
-    let problems = check_topics(&kafka::client_config(), &db, &sql, &ledger)
-        .await
-        .unwrap();
+    let problems = check_topics(kafka, &db, &sql, &ledger).await.unwrap();
     assert!(
         problems.is_empty(),
         "the topics do not hold every committed change exactly once (seed {seed}; log {}): {}",

@@ -464,11 +464,19 @@ async fn a_connector_deleted_during_its_snapshot_goes_at_once_with_its_slot() {
         assert!(Instant::now() < deadline, "the snapshot never started");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(
-        metric(&url, "pgcdc_snapshot_running", &name).await,
-        Some(1.0),
-        "the snapshot is under way"
-    );
+    let running = metric(&url, "pgcdc_snapshot_running", &name).await;
+    if running != Some(1.0) {
+        let (_, status) = call(
+            reqwest::Method::GET,
+            &format!("{url}/connectors/{name}/status"),
+            None,
+        )
+        .await;
+        panic!(
+            "the snapshot is not under way (pgcdc_snapshot_running {running:?}, rows {:?}); status: {status}",
+            metric(&url, "pgcdc_snapshot_rows_total", &name).await
+        );
+    }
 
     // The connector does not watch for a stop during its snapshot; the worker does not
     // wait for the snapshot's end (minutes, on a big table) to answer.
