@@ -13,6 +13,7 @@ use crate::config::{PrimaryKeyMode, SinkConfig};
 use crate::decode::{RecordBytes, RecordDecoder, Side};
 use crate::error::SinkError;
 use crate::event::{change_of, ChangeEvent, Operation};
+use crate::history::HistoryRow;
 use crate::naming::{TableName, TableNameFormat};
 use crate::plan::{self, Change, TablePlan};
 use crate::poison::{RecordFailure, Rejected, Stage};
@@ -59,6 +60,9 @@ pub struct PreparedTable {
     /// is not created for them).
     pub has_writes: bool,
     pub plan: TablePlan,
+    /// Every change of the plan, in order, for the history table (empty unless
+    /// `history.enabled`).
+    pub history: Vec<HistoryRow>,
 }
 
 /// Turns batches into plans; keeps the decoder and the layouts it built.
@@ -253,6 +257,7 @@ impl Preparer {
             let spec = table.spec;
             let name = table.name;
             let mut changes = Vec::with_capacity(table.events.len());
+            let mut history = Vec::new();
             for (layout, change, index) in table.events {
                 let fail = |e: crate::table::LayoutError| {
                     RecordFailure::new(Stage::TaskPut, format!("table {name}: {e}"))
@@ -291,7 +296,20 @@ impl Preparer {
                     }
                 };
                 match planned {
-                    Ok(Some(change)) => changes.push(change),
+                    Ok(Some(planned)) => {
+                        // A tombstone repeats the delete before it.
+                        let tombstone =
+                            change.source.is_none() && change.operation == Operation::Delete;
+                        if config.history.is_some() && !tombstone {
+                            history.push(history_row(
+                                &records[index],
+                                &change,
+                                &planned,
+                                spec.columns.len(),
+                            ));
+                        }
+                        changes.push(planned);
+                    }
                     Ok(None) => {}
                     Err(failure) => reject(index, failure)?,
                 }
@@ -301,6 +319,7 @@ impl Preparer {
                 spec,
                 has_writes: table.has_writes,
                 plan: plan::reduce(changes),
+                history,
             });
         }
         rejected.sort_by_key(|r| r.index);
@@ -308,5 +327,33 @@ impl Preparer {
             tables: prepared,
             rejected,
         })
+    }
+}
+
+/// The history row of one planned change of `record`.
+fn history_row(
+    record: &Consumed,
+    change: &ChangeEvent,
+    planned: &Change,
+    width: usize,
+) -> HistoryRow {
+    let cells = match planned {
+        Change::Upsert { cells, .. } | Change::Delete { cells, .. } => cells.clone(),
+        Change::Truncate => vec![crate::values::Cell::Null; width],
+    };
+    let source_ts_ms = change.source_i64("ts_ms").unwrap_or_else(|| {
+        // A flat row has no source time: the time it is applied stands in.
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    });
+    HistoryRow {
+        op: change.op,
+        lsn: change.source_i64("lsn"),
+        source_ts_ms,
+        topic: record.topic.clone(),
+        partition: record.partition,
+        offset: record.offset,
+        cells,
     }
 }

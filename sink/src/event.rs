@@ -68,6 +68,8 @@ pub struct ChangeEvent {
     pub row: Option<Row>,
     /// The envelope's `source` block.
     pub source: Option<Row>,
+    /// The envelope's `op`; `None` for a flat row or a tombstone.
+    pub op: Option<char>,
 }
 
 impl ChangeEvent {
@@ -83,6 +85,17 @@ impl ChangeEvent {
             _ => None,
         }
     }
+
+    /// An integer field of `source` (`lsn`, `ts_ms`).
+    pub fn source_i64(&self, name: &str) -> Option<i64> {
+        let source = self.source.as_ref()?;
+        let index = source.schema().field_index(name)?;
+        match source.values.get(index)? {
+            Value::Int64(v) => Some(*v),
+            Value::Int32(v) => Some(i64::from(*v)),
+            _ => None,
+        }
+    }
 }
 
 /// The change a record asks for; `Ok(None)` for a record that changes nothing (a
@@ -95,6 +108,7 @@ pub fn change_of(record: DecodedRecord) -> Result<Option<ChangeEvent>, String> {
             key: Some(key),
             row: None,
             source: None,
+            op: None,
         }));
     };
     let ConnectData { schema, value } = value;
@@ -114,6 +128,7 @@ pub fn change_of(record: DecodedRecord) -> Result<Option<ChangeEvent>, String> {
             key,
             row: Some(Row::new(schema, values)),
             source: None,
+            op: None,
         }));
     }
     let op = match schema.field_index("op").and_then(|i| values.get(i)) {
@@ -151,6 +166,7 @@ pub fn change_of(record: DecodedRecord) -> Result<Option<ChangeEvent>, String> {
         key,
         row,
         source,
+        op: op.chars().next(),
     }))
 }
 

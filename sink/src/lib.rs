@@ -16,6 +16,7 @@
 //!   types, and each value as PostgreSQL text;
 //! - [`batch`], [`plan`]: a batch → per-table plans, last change per key;
 //! - [`merge`]: a plan → COPY data and set-based statements;
+//! - [`history`]: every applied change appended to a day-partitioned history table;
 //! - [`warehouse`]: one transaction per batch with its offsets;
 //! - [`metrics`]: live counters for a host's `/metrics`;
 //! - [`poison`], [`dead_letter`]: records that cannot be applied, `errors.tolerance`
@@ -30,6 +31,7 @@ pub mod dead_letter;
 pub mod decode;
 pub mod error;
 pub mod event;
+pub mod history;
 pub mod merge;
 pub mod metrics;
 pub mod naming;

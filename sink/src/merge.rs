@@ -188,7 +188,7 @@ pub fn merge(
 }
 
 /// COPY's text format: backslash escapes for the characters that delimit.
-fn push_copy_text(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn push_copy_text(out: &mut Vec<u8>, text: &str) {
     for &b in text.as_bytes() {
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),

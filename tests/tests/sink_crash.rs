@@ -210,6 +210,8 @@ async fn check_exactly_once(setup: &Setup, sink_name: &str) {
         "accounts written twice or out of order (op+version in audit order): {regressions:?}"
     );
 
+    check_history(setup, &source, &warehouse).await;
+
     let stored = stored_offsets(&warehouse, sink_name).await.unwrap();
     for topic in &setup.topics {
         for (partition, end) in end_offsets(topic).unwrap() {
@@ -223,6 +225,91 @@ async fn check_exactly_once(setup: &Setup, sink_name: &str) {
     }
 }
 
+/// The history tables (`history.enabled=true`) hold every change once, in order:
+/// one `c`/`r` row per ledger row; per account, versions 1, 2, 3… with nothing
+/// after its delete, the last one equal to the warehouse copy.
+async fn check_history(setup: &Setup, source: &Client, warehouse: &Client) {
+    let ledger = format!("{}_history", setup.pairs[1].copy);
+    let (rows, ids, creates): (i64, i64, i64) = warehouse
+        .query_one(
+            &format!(
+                "SELECT count(*), count(DISTINCT id), count(*) FILTER (WHERE __op IN ('c', 'r')) FROM {ledger}"
+            ),
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .unwrap();
+    let source_rows: i64 = source
+        .query_one("SELECT count(*) FROM ledger", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        (rows, ids, creates),
+        (source_rows, source_rows, source_rows),
+        "{ledger}: (rows, distinct ids, creates) against the source's ledger rows"
+    );
+
+    let accounts = format!("{}_history", setup.pairs[0].copy);
+    let broken: Vec<(i32, String)> = warehouse
+        .query(
+            &format!(
+                "SELECT id, string_agg(__op || coalesce(version::text, ''), ' ' ORDER BY __offset) FROM ( \
+                   SELECT id, __op, version, __offset, \
+                          lag(version) OVER w AS previous, lag(__op) OVER w AS previous_op, \
+                          row_number() OVER w AS n \
+                   FROM {accounts} WINDOW w AS (PARTITION BY id ORDER BY __offset)) x \
+                 GROUP BY id \
+                 HAVING bool_or(previous_op = 'd' OR (__op <> 'd' AND version <> coalesce(previous + 1, 1))) \
+                 LIMIT 10"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "{accounts}: an account's changes are missing, repeated or out of order (op+version by offset): {broken:?}"
+    );
+    let differing: i64 = warehouse
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {copy} c LEFT JOIN LATERAL ( \
+                   SELECT version, balance FROM {accounts} h WHERE h.id = c.id ORDER BY __offset DESC LIMIT 1) l ON true \
+                 WHERE l.version IS DISTINCT FROM c.version OR l.balance IS DISTINCT FROM c.balance",
+                copy = setup.pairs[0].copy
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        differing, 0,
+        "{accounts}: last changes that differ from the copy"
+    );
+    let (deleted_ids, history_deletes): (i64, i64) = warehouse
+        .query_one(
+            &format!(
+                "SELECT (SELECT count(DISTINCT id) FROM {accounts} WHERE id NOT IN (SELECT id FROM {copy})), \
+                        (SELECT count(*) FROM {accounts} WHERE __op = 'd')",
+                copy = setup.pairs[0].copy
+            ),
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(
+        deleted_ids, history_deletes,
+        "{accounts}: one delete per closed account"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aborting_the_sink_task_twenty_times_and_dropping_its_connections_loses_and_duplicates_nothing(
 ) {
@@ -234,7 +321,7 @@ async fn aborting_the_sink_task_twenty_times_and_dropping_its_connections_loses_
         &setup.warehouse,
         &setup.topics,
         // Small batches: the sink is nearly always inside a warehouse transaction.
-        json!({"batch.size": "40", "batch.max.latency.ms": "20"}),
+        json!({"batch.size": "40", "batch.max.latency.ms": "20", "history.enabled": "true"}),
     );
     let config = sink_config(&properties).unwrap();
 
@@ -293,7 +380,7 @@ async fn sigkilled_pgcdc_sink_processes_lose_and_duplicate_nothing_and_sigterm_d
         &sink_name,
         &setup.warehouse,
         &setup.topics,
-        json!({"batch.size": "40", "batch.max.latency.ms": "20"}),
+        json!({"batch.size": "40", "batch.max.latency.ms": "20", "history.enabled": "true"}),
     );
     // Static membership: a restarted process takes over its predecessor's place in the
     // group at once instead of waiting for the dead member's session to expire.
@@ -344,7 +431,7 @@ async fn a_second_task_joining_and_leaving_double_applies_nothing() {
         &sink_name,
         &setup.warehouse,
         &setup.topics,
-        json!({"batch.size": "40", "batch.max.latency.ms": "20"}),
+        json!({"batch.size": "40", "batch.max.latency.ms": "20", "history.enabled": "true"}),
     );
     let config = sink_config(&properties).unwrap();
 

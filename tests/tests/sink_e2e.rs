@@ -275,7 +275,7 @@ async fn stream_under_load(label: &str, registry: Option<&str>) {
         &warehouse,
         &topics,
         merge(
-            json!({"batch.size": "200", "batch.max.latency.ms": "100"}),
+            json!({"batch.size": "200", "batch.max.latency.ms": "100", "history.enabled": "true"}),
             converters(registry),
         ),
     );
@@ -362,6 +362,51 @@ async fn stream_under_load(label: &str, registry: Option<&str>) {
             );
         }
     }
+    // The history tables hold one row per change record (tombstones aside), the
+    // truncate among them, and the column added mid-load.
+    for pair in &pairs {
+        let topic = format!("{prefix}.public.{}", pair.source);
+        let records = pgcdc_tests::kafka::read_topic(
+            &topic,
+            pgcdc_tests::kafka::Isolation::ReadCommitted,
+            None,
+            Duration::from_secs(30),
+        )
+        .unwrap();
+        let changes = records.iter().filter(|r| r.value.is_some()).count() as i64;
+        let history = format!("{}_history", pair.copy);
+        let (rows, distinct, truncates): (i64, i64, i64) = warehouse_cmp
+            .query_one(
+                &format!(
+                    "SELECT count(*), count(DISTINCT (__topic, __partition, __offset)), \
+                            count(*) FILTER (WHERE __op = 't') FROM {history}"
+                ),
+                &[],
+            )
+            .await
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .unwrap();
+        assert_eq!(
+            (rows, distinct),
+            (changes, changes),
+            "{history}: rows and distinct records against {topic}'s change records"
+        );
+        let expected_truncates = i64::from(pair.source == "items");
+        assert_eq!(truncates, expected_truncates, "{history}: truncates");
+        if pair.source == "orders" {
+            let note: i64 = warehouse_cmp
+                .query_one(
+                    "SELECT count(*) FROM information_schema.columns \
+                     WHERE table_name = $1 AND column_name = 'note'",
+                    &[&history],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(note, 1, "{history} gained the column added mid-load");
+        }
+    }
+
     // The unchanged-TOAST path was taken: the docs topic carries placeholders.
     let docs = pgcdc_tests::kafka::read_topic(
         &topics[2],

@@ -125,6 +125,8 @@ pub struct SinkConfig {
     pub dead_letter_queue: Option<DeadLetterQueue>,
     pub offsets_table: String,
     pub unavailable_value_placeholder: Vec<u8>,
+    /// `history.enabled` and its settings ([`crate::history`]).
+    pub history: Option<HistoryConfig>,
 }
 
 /// A configuration and what was worth a warning in it.
@@ -159,6 +161,8 @@ const ACCEPTED_UNUSED: &[&str] = &[
 ];
 
 use pgcdc_schemas::avro::AvroConverterConfig;
+
+use crate::history::HistoryConfig;
 
 impl SinkConfig {
     /// Reads and validates Connect-style flat properties.
@@ -222,6 +226,7 @@ impl SinkConfig {
                 "__debezium_unavailable_value",
             )
             .into_bytes();
+        let history = read_history(&mut p);
 
         // Cross-property rules.
         let key_mode_set = p.has("primary.key.mode");
@@ -325,6 +330,7 @@ impl SinkConfig {
                 dead_letter_queue,
                 offsets_table,
                 unavailable_value_placeholder,
+                history,
             },
             warnings,
         })
@@ -564,3 +570,28 @@ fn read_unsupported(p: &mut Properties<'_>) {
 
 #[cfg(test)]
 mod tests;
+
+/// `history.enabled`, `history.table.suffix`, `history.partitions.ahead` (pgcdc's own).
+fn read_history(p: &mut Properties<'_>) -> Option<HistoryConfig> {
+    let enabled = p.bool("history.enabled", false);
+    let suffix = p.string("history.table.suffix", "_history");
+    let partitions_ahead = p.parsed("history.partitions.ahead", 3u32, "a number of days");
+    if suffix.is_empty() {
+        p.error(
+            "history.table.suffix",
+            "must not be empty: the history table would be the target table",
+        );
+    } else if suffix.contains('.') {
+        p.error(
+            "history.table.suffix",
+            format!("{suffix:?} has a dot: the suffix is part of the table's name"),
+        );
+    }
+    if partitions_ahead > 366 {
+        p.error("history.partitions.ahead", "must be at most 366 days");
+    }
+    enabled.then_some(HistoryConfig {
+        suffix,
+        partitions_ahead,
+    })
+}

@@ -269,3 +269,45 @@ fn dead_letter_queue_properties() {
     assert_eq!(c.config.errors_tolerance, ErrorTolerance::None);
     assert!(c.warnings[0].contains("errors.tolerance is none"));
 }
+
+#[test]
+fn history_is_off_unless_enabled_and_its_settings_are_checked() {
+    let off = SinkConfig::from_properties(&map(&[]))
+        .expect("valid")
+        .config;
+    assert_eq!(off.history, None);
+    let on = SinkConfig::from_properties(&map(&[("history.enabled", "true")]))
+        .expect("valid")
+        .config;
+    assert_eq!(
+        on.history,
+        Some(HistoryConfig {
+            suffix: "_history".to_owned(),
+            partitions_ahead: 3,
+        })
+    );
+    let custom = SinkConfig::from_properties(&map(&[
+        ("history.enabled", "true"),
+        ("history.table.suffix", "_changes"),
+        ("history.partitions.ahead", "0"),
+    ]))
+    .expect("valid")
+    .config;
+    assert_eq!(
+        custom.history.map(|h| (h.suffix, h.partitions_ahead)),
+        Some(("_changes".to_owned(), 0))
+    );
+    let e = errors(&[
+        ("history.enabled", "yes please"),
+        ("history.table.suffix", "s.t"),
+        ("history.partitions.ahead", "400"),
+    ]);
+    assert_eq!(e.for_property("history.enabled").len(), 1);
+    assert!(e.for_property("history.table.suffix")[0].contains("dot"));
+    assert_eq!(
+        e.for_property("history.partitions.ahead"),
+        ["must be at most 366 days"]
+    );
+    let e = errors(&[("history.partitions.ahead", "-1")]);
+    assert_eq!(e.for_property("history.partitions.ahead").len(), 1);
+}

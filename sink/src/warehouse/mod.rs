@@ -21,7 +21,7 @@ pub mod catalog;
 mod isolate;
 pub mod offsets;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures_util::SinkExt;
@@ -30,6 +30,7 @@ use tokio_postgres::{Client, NoTls, Transaction};
 use crate::batch::PreparedTable;
 use crate::config::{InsertMode, PrimaryKeyMode, SinkConfig};
 use crate::error::SinkError;
+use crate::history;
 use crate::merge;
 use crate::naming::{Ident, TableName};
 use crate::table::{self, ExistingTable};
@@ -67,6 +68,15 @@ struct Caches {
     tables: HashMap<TableName, ExistingTable>,
     stages: HashMap<TableName, Stage>,
     next_stage: u32,
+    /// History tables known to exist: their columns and the days they have
+    /// partitions for.
+    histories: HashMap<TableName, HistoryTable>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct HistoryTable {
+    columns: Vec<Ident>,
+    days: BTreeSet<i64>,
 }
 
 /// A connection to the warehouse and what it knows about its tables.
@@ -296,20 +306,7 @@ async fn apply_table(
     )?;
     for statement in &ddl {
         tracing::info!(table = %target, sql = %statement, "evolving the warehouse schema");
-        tx.batch_execute(statement).await.map_err(|source| {
-            // duplicate key in the catalog, duplicate table, duplicate column
-            let conflict = source
-                .code()
-                .is_some_and(|c| matches!(c.code(), "23505" | "42P07" | "42701"));
-            if conflict {
-                SinkError::DdlConflict {
-                    statement: statement.clone(),
-                    source,
-                }
-            } else {
-                SinkError::warehouse(statement.clone())(source)
-            }
-        })?;
+        run_ddl(tx, statement).await?;
     }
     let current = if ddl.is_empty() {
         existing
@@ -402,7 +399,104 @@ async fn apply_table(
                 "merging into {target}: {statement}"
             )))?;
     }
+    if let Some(config) = &config.history {
+        if !prepared.history.is_empty() {
+            append_history(tx, config, caches, &target, &columns, &prepared.history).await?;
+        }
+    }
     Ok(true)
+}
+
+/// The history mode's share of a table's batch: the history table created or given
+/// the target's new columns, the days' partitions made, the changes appended.
+async fn append_history(
+    tx: &Transaction<'_>,
+    config: &history::HistoryConfig,
+    caches: &mut Caches,
+    target: &TableName,
+    columns: &[(Ident, String)],
+    rows: &[history::HistoryRow],
+) -> Result<(), SinkError> {
+    let name = history::table_name(target, config);
+    let known = match caches.histories.get(&name) {
+        Some(known) => known.clone(),
+        None => {
+            let existing =
+                catalog::existing_table(tx, &name)
+                    .await
+                    .map_err(SinkError::warehouse(format!(
+                        "reading the catalog for {name}"
+                    )))?;
+            match existing {
+                Some(existing) => HistoryTable {
+                    columns: existing.columns.into_iter().map(|(n, _)| n).collect(),
+                    days: BTreeSet::new(),
+                },
+                None => {
+                    let create = history::create_sql(&name, columns);
+                    tracing::info!(table = %name, sql = %create, "creating the history table");
+                    run_ddl(tx, &create).await?;
+                    HistoryTable {
+                        columns: columns.iter().map(|(n, _)| n.clone()).collect(),
+                        days: BTreeSet::new(),
+                    }
+                }
+            }
+        }
+    };
+    let mut known = known;
+    if let Some(alter) = history::add_columns_sql(&name, columns, &known.columns) {
+        tracing::info!(table = %name, sql = %alter, "evolving the history table");
+        run_ddl(tx, &alter).await?;
+        for (column, _) in columns {
+            if !known.columns.contains(column) {
+                known.columns.push(column.clone());
+            }
+        }
+    }
+    let today = history::day_of(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+    );
+    for day in history::days_needed(rows, today, config.partitions_ahead) {
+        if known.days.insert(day) {
+            run_ddl(tx, &history::partition_sql(&name, day)).await?;
+        }
+    }
+    let names: Vec<Ident> = columns.iter().map(|(n, _)| n.clone()).collect();
+    let (copy_sql, copy_data) = history::copy(&name, &names, rows);
+    let copy_failed = || SinkError::warehouse(format!("COPY into {name}"));
+    let sink_stream = tx
+        .copy_in::<_, bytes::Bytes>(&copy_sql)
+        .await
+        .map_err(copy_failed())?;
+    futures_util::pin_mut!(sink_stream);
+    sink_stream
+        .send(bytes::Bytes::from(copy_data))
+        .await
+        .map_err(copy_failed())?;
+    sink_stream.finish().await.map_err(copy_failed())?;
+    caches.histories.insert(name, known);
+    Ok(())
+}
+
+/// A DDL statement; a concurrent task's identical DDL is a conflict the batch retries.
+async fn run_ddl(tx: &Transaction<'_>, statement: &str) -> Result<(), SinkError> {
+    tx.batch_execute(statement).await.map_err(|source| {
+        // duplicate key in the catalog, duplicate table, duplicate column
+        let conflict = source
+            .code()
+            .is_some_and(|c| matches!(c.code(), "23505" | "42P07" | "42701"));
+        if conflict {
+            SinkError::DdlConflict {
+                statement: statement.to_owned(),
+                source,
+            }
+        } else {
+            SinkError::warehouse(statement.to_owned())(source)
+        }
+    })
 }
 
 /// The offsets table of a configuration.

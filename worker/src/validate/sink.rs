@@ -1,6 +1,6 @@
 //! The JDBC sink class's property definitions: the properties pgcdc's sink reads
 //! (`pgcdc_sink::config`), with Debezium's names, types and defaults, and pgcdc's
-//! own three at the end.
+//! own at the end.
 
 use std::sync::OnceLock;
 
@@ -63,6 +63,9 @@ const TABLE: &[Definition] = &[
     def("errors.deadletterqueue.context.headers.enable", "BOOLEAN", Some("false"), false, "MEDIUM", "Error Handling", "Enable error context headers", "Add Connect's __connect.errors.* headers.", BOOLEAN),
     def("batch.max.latency.ms", "LONG", Some("200"), false, "MEDIUM", "pgcdc", "Batch latency", "How long a partial batch may wait before it is applied.", NONE),
     def("offsets.table.name", "STRING", Some("pgcdc_sink_offsets"), false, "MEDIUM", "pgcdc", "Offsets table", "The warehouse table holding the consumed offsets, written with the rows.", NONE),
+    def("history.enabled", "BOOLEAN", Some("false"), false, "MEDIUM", "pgcdc", "History tables", "Append every applied change to <table><history.table.suffix>, partitioned by day on the source commit time.", BOOLEAN),
+    def("history.table.suffix", "STRING", Some("_history"), false, "LOW", "pgcdc", "History table suffix", "The history table of a target is its name with this suffix.", NONE),
+    def("history.partitions.ahead", "INT", Some("3"), false, "LOW", "pgcdc", "History partitions ahead", "Days after today whose partitions are created before they are needed (0-366).", NONE),
     def("unavailable.value.placeholder", "STRING", Some("__debezium_unavailable_value"), false, "LOW", "pgcdc", "Unavailable value placeholder", "A column carrying it keeps its stored value (unchanged TOAST).", NONE),
 ];
 
