@@ -41,6 +41,13 @@ pub struct ConnectArgs {
     /// Environment variable holding a bearer token for the API.
     #[arg(long)]
     pub api_token_env: Option<String>,
+    /// Serve the REST API over HTTPS with this PEM certificate chain (leaf first);
+    /// needs `--rest-tls-key`.
+    #[arg(long, requires = "rest_tls_key", env = "PGCDC_REST_TLS_CERT")]
+    pub rest_tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--rest-tls-cert`.
+    #[arg(long, requires = "rest_tls_cert", env = "PGCDC_REST_TLS_KEY")]
+    pub rest_tls_key: Option<PathBuf>,
     /// Kafka Connect's worker property `exactly.once.source.support`: `enabled` writes
     /// every connector's records in Kafka transactions (the broker must support them;
     /// consumers benefit with `isolation.level=read_committed`); `disabled` leaves it
@@ -83,6 +90,11 @@ fn secret_from_env(variable: Option<&String>) -> anyhow::Result<Option<String>> 
 }
 
 pub async fn run(args: ConnectArgs) -> anyhow::Result<()> {
+    // Read before anything starts: a bad certificate is a configuration error.
+    let tls = match (&args.rest_tls_cert, &args.rest_tls_key) {
+        (Some(cert), Some(key)) => Some(crate::rest_tls::server_config(cert, key)?),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
@@ -111,14 +123,26 @@ pub async fn run(args: ConnectArgs) -> anyhow::Result<()> {
         basic: secret_from_env(args.api_basic_auth_env.as_ref())?,
         bearer: secret_from_env(args.api_token_env.as_ref())?,
     };
-    tracing::info!(%address, state_dir = %args.state_dir.display(), "REST API listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%address, %scheme, state_dir = %args.state_dir.display(), "REST API listening");
     let app = router(std::sync::Arc::clone(&worker), auth);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            crate::shutdown_signal().await;
-            tracing::info!("shutting down: draining every connector");
-        })
-        .await?;
+    let shutdown = async {
+        crate::shutdown_signal().await;
+        tracing::info!("shutting down: draining every connector");
+    };
+    match tls {
+        Some(config) => {
+            let listener = crate::rest_tls::TlsListener::new(listener, config)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+    }
     worker.shutdown().await;
     tracing::info!("stopped");
     Ok(())

@@ -6,6 +6,7 @@ mod connect;
 mod dashboard;
 mod kafka;
 mod registry;
+mod rest_tls;
 mod sink;
 mod tail;
 

@@ -100,9 +100,21 @@ impl ConnectProcess {
         state_dir: &Path,
         log: &Path,
     ) -> anyhow::Result<ConnectProcess> {
+        Self::start_with(config, bootstrap, offsets_topic, state_dir, log, &[])
+    }
+
+    /// [`ConnectProcess::start`] with more arguments.
+    pub fn start_with(
+        config: Option<&Path>,
+        bootstrap: &str,
+        offsets_topic: &str,
+        state_dir: &Path,
+        log: &Path,
+        extra: &[&std::ffi::OsStr],
+    ) -> anyhow::Result<ConnectProcess> {
         let log_file = OpenOptions::new().create(true).append(true).open(log)?;
         let mut command = Command::new(pgcdc_binary()?);
-        command.arg("connect");
+        command.arg("connect").args(extra);
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }
@@ -209,15 +221,26 @@ pub fn strip_ansi(text: &str) -> String {
     plain
 }
 
-/// The REST API's base URL (`http://127.0.0.1:<port>`) of the last `pgcdc connect`
-/// that logged to `log`, once it has said where it listens.
+/// The REST API's base URL (`http://127.0.0.1:<port>`, or `https://` with TLS) of the
+/// last `pgcdc connect` that logged to `log`, once it has said where it listens.
 pub fn logged_rest_url(log: &Path) -> Option<String> {
     let log = strip_ansi(&std::fs::read_to_string(log).unwrap_or_default());
+    let field = |line: &str, name: &str| -> Option<String> {
+        let value = line
+            .split_once(&format!("{name}="))?
+            .1
+            .split_whitespace()
+            .next()?;
+        Some(value.trim_matches('"').to_owned())
+    };
     log.lines()
         .rev()
         .filter(|line| line.contains("REST API listening"))
-        .find_map(|line| line.split_once("address=")?.1.split_whitespace().next())
-        .map(|address| format!("http://{address}"))
+        .find_map(|line| {
+            let address = field(line, "address")?;
+            let scheme = field(line, "scheme").unwrap_or_else(|| "http".to_owned());
+            Some(format!("{scheme}://{address}"))
+        })
 }
 
 /// How a test deploys `pgcdc connect` for one test database, the way an operator
