@@ -16,11 +16,45 @@ use crate::row::GroupKey;
 /// Event time → (rows at that time, their partial).
 pub(super) type Events = BTreeMap<i64, (i64, Partial)>;
 
+/// A session's events and the merge of their partials, kept as events come and go
+/// so that its value (which metrics over sessions read on every event) does not
+/// cost a pass over the whole session.
+#[derive(Debug)]
+struct Session {
+    events: Events,
+    total: Option<Partial>,
+}
+
+impl Session {
+    fn new(events: Events) -> Session {
+        let total = Partial::merge_all(events.values().map(|(_, p)| p));
+        Session { events, total }
+    }
+
+    fn bounds(&self, gap: i64) -> (i64, i64) {
+        bounds(&self.events, gap)
+    }
+
+    fn value(&self) -> Option<f64> {
+        self.total.as_ref().and_then(Partial::value)
+    }
+
+    /// Moves `other`'s events into this one.
+    fn absorb(&mut self, mut other: Session) {
+        match (&mut self.total, other.total.take()) {
+            (Some(total), Some(more)) => total.merge(&more),
+            (total @ None, more) => *total = more,
+            (Some(_), None) => {}
+        }
+        self.events.append(&mut other.events);
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct Sessions {
     gap: i64,
     /// Per group, sessions sorted by start; none empty, none overlapping.
-    groups: HashMap<GroupKey, Vec<Events>>,
+    groups: HashMap<GroupKey, Vec<Session>>,
     /// `(end, group, start)` of every session, to close them in order.
     by_end: BTreeSet<(i64, GroupKey, i64)>,
     /// Start → sessions starting there (a multiset), for the earliest open start.
@@ -60,21 +94,21 @@ impl Sessions {
     }
 
     /// Puts the group's sessions back, indexed.
-    fn store(&mut self, group: &GroupKey, mut list: Vec<Events>) {
-        list.retain(|s| !s.is_empty());
-        list.sort_by_key(|s| bounds(s, self.gap).0);
+    fn store(&mut self, group: &GroupKey, mut list: Vec<Session>) {
+        list.retain(|s| !s.events.is_empty());
+        list.sort_by_key(|s| s.bounds(self.gap).0);
         for s in &list {
-            self.index(group, bounds(s, self.gap));
+            self.index(group, s.bounds(self.gap));
         }
         if !list.is_empty() {
             self.groups.insert(group.clone(), list);
         }
     }
 
-    fn take(&mut self, group: &GroupKey) -> Vec<Events> {
+    fn take(&mut self, group: &GroupKey) -> Vec<Session> {
         let list = self.groups.remove(group).unwrap_or_default();
         for s in &list {
-            self.unindex(group, bounds(s, self.gap));
+            self.unindex(group, s.bounds(self.gap));
         }
         list
     }
@@ -84,30 +118,38 @@ impl Sessions {
     pub fn add(&mut self, group: &GroupKey, t: i64, contribution: &Partial) -> Vec<(i64, i64)> {
         let gap = self.gap;
         let mut touched = Vec::new();
-        let mut merged = Events::new();
-        let mut list = self.take(group);
-        list.retain_mut(|s| {
-            let (start, end) = bounds(s, gap);
+        let mut merged = Session {
+            events: Events::new(),
+            total: None,
+        };
+        let list = self.take(group);
+        let mut kept = Vec::with_capacity(list.len());
+        for s in list {
+            let (start, end) = s.bounds(gap);
             // [t, t + gap) overlaps [start, end)
-            let overlaps = t < end && t.saturating_add(gap) > start;
-            if overlaps {
+            if t < end && t.saturating_add(gap) > start {
                 touched.push((start, end));
-                merged.append(s);
+                merged.absorb(s);
+            } else {
+                kept.push(s);
             }
-            !overlaps
-        });
-        match merged.get_mut(&t) {
+        }
+        match merged.events.get_mut(&t) {
             Some((rows, partial)) => {
                 *rows += 1;
                 partial.merge(contribution);
             }
             None => {
-                merged.insert(t, (1, contribution.clone()));
+                merged.events.insert(t, (1, contribution.clone()));
             }
         }
-        touched.push(bounds(&merged, gap));
-        list.push(merged);
-        self.store(group, list);
+        match &mut merged.total {
+            Some(total) => total.merge(contribution),
+            None => merged.total = Some(contribution.clone()),
+        }
+        touched.push(merged.bounds(gap));
+        kept.push(merged);
+        self.store(group, kept);
         touched
     }
 
@@ -125,9 +167,9 @@ impl Sessions {
             .groups
             .get(group)?
             .iter()
-            .position(|s| s.contains_key(&t))?;
+            .position(|s| s.events.contains_key(&t))?;
         let mut list = self.take(group);
-        let mut session = list.swap_remove(position);
+        let mut session = list.swap_remove(position).events;
         let mut touched = vec![bounds(&session, gap)];
         if let Some((rows, partial)) = session.get_mut(&t) {
             *rows -= 1;
@@ -136,9 +178,11 @@ impl Sessions {
                 session.remove(&t);
             }
         }
+        // Retractions are rare (updates and deletes): the pieces' totals are made
+        // afresh.
         let pieces = split(session, gap);
         touched.extend(pieces.iter().map(|p| bounds(p, gap)));
-        list.extend(pieces);
+        list.extend(pieces.into_iter().map(Session::new));
         self.store(group, list);
         Some(touched)
     }
@@ -147,7 +191,8 @@ impl Sessions {
         self.groups
             .get(group)?
             .iter()
-            .find(|s| bounds(s, self.gap) == (start, end))
+            .find(|s| s.bounds(self.gap) == (start, end))
+            .map(|s| &s.events)
     }
 
     /// The group's sessions as `(start, end, value)`, to feed metrics over this one.
@@ -157,10 +202,8 @@ impl Sessions {
             .map(|list| {
                 list.iter()
                     .map(|s| {
-                        let (start, end) = bounds(s, self.gap);
-                        let value =
-                            Partial::merge_all(s.values().map(|(_, p)| p)).and_then(|p| p.value());
-                        (start, end, value)
+                        let (start, end) = s.bounds(self.gap);
+                        (start, end, s.value())
                     })
                     .collect()
             })
@@ -175,14 +218,12 @@ impl Sessions {
     /// Puts back a stored session, merging it with any it overlaps.
     pub fn restore(&mut self, group: &GroupKey, events: Events) {
         let mut list = self.take(group);
-        list.push(events);
-        list.sort_by_key(|s| bounds(s, self.gap).0);
-        let mut joined: Vec<Events> = Vec::new();
-        for mut s in list {
+        list.push(Session::new(events));
+        list.sort_by_key(|s| s.bounds(self.gap).0);
+        let mut joined: Vec<Session> = Vec::new();
+        for s in list {
             match joined.last_mut() {
-                Some(prev) if bounds(prev, self.gap).1 > bounds(&s, self.gap).0 => {
-                    prev.append(&mut s)
-                }
+                Some(prev) if prev.bounds(self.gap).1 > s.bounds(self.gap).0 => prev.absorb(s),
                 _ => joined.push(s),
             }
         }
@@ -197,11 +238,8 @@ impl Sessions {
                 break;
             }
             let mut list = self.take(&group);
-            if let Some(i) = list
-                .iter()
-                .position(|s| bounds(s, self.gap) == (start, end))
-            {
-                closed.push((group.clone(), start, end, list.swap_remove(i)));
+            if let Some(i) = list.iter().position(|s| s.bounds(self.gap) == (start, end)) {
+                closed.push((group.clone(), start, end, list.swap_remove(i).events));
             }
             self.store(&group, list);
         }
@@ -212,8 +250,8 @@ impl Sessions {
     pub fn iter(&self) -> impl Iterator<Item = (&GroupKey, i64, i64, &Events)> {
         self.groups.iter().flat_map(move |(g, list)| {
             list.iter().map(move |s| {
-                let (start, end) = bounds(s, self.gap);
-                (g, start, end, s)
+                let (start, end) = s.bounds(self.gap);
+                (g, start, end, &s.events)
             })
         })
     }
@@ -233,4 +271,77 @@ fn split(session: Events, gap: i64) -> Vec<Events> {
         last = Some(t);
     }
     pieces
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const GAP: i64 = 100;
+
+    /// The value of each session computed from its events, as stored.
+    fn recomputed(sessions: &Sessions, group: &GroupKey) -> Vec<(i64, i64, Option<f64>)> {
+        let mut all: Vec<_> = sessions
+            .iter()
+            .filter(|(g, ..)| *g == group)
+            .map(|(_, start, end, events)| {
+                let value =
+                    Partial::merge_all(events.values().map(|(_, p)| p)).and_then(|p| p.value());
+                (start, end, value)
+            })
+            .collect();
+        all.sort_by_key(|s| s.0);
+        all
+    }
+
+    proptest! {
+        /// The running totals give every session the value its events give it,
+        /// through merges, retractions that shrink or split sessions, restores and
+        /// closes.
+        #[test]
+        fn running_totals_equal_the_sessions_events(
+            ops in prop::collection::vec((0u8..2, 0i64..1_000, 1i64..4, 0u8..10), 1..120),
+        ) {
+            let groups = [GroupKey::from_parts(&[Some("a".into())]), GroupKey::from_parts(&[Some("b".into())])];
+            let mut sessions = Sessions::new(GAP);
+            let mut added: Vec<(usize, i64, i64)> = Vec::new();
+            for (g, t, n, kind) in ops {
+                let g = usize::from(g);
+                match kind {
+                    // Retract one earlier addition.
+                    0 | 1 if !added.is_empty() => {
+                        let (g, t, n) = added.remove((t as usize) % added.len());
+                        prop_assert!(sessions.retract(&groups[g], t, &Partial::Count(n)).is_some());
+                    }
+                    // Close what ends before a watermark below the times still to come.
+                    2 => {
+                        for (group, _, _, events) in sessions.close(t / 4) {
+                            let gone: Vec<i64> = events.keys().copied().collect();
+                            let index = groups.iter().position(|x| *x == group).unwrap_or(0);
+                            added.retain(|(ag, at, _)| !(*ag == index && gone.contains(at)));
+                        }
+                    }
+                    // Take a session out and put it back, as a restart does.
+                    3 => {
+                        let found = sessions.iter().find(|(x, ..)| **x == groups[g]).map(|(_, s, e, ev)| (s, e, ev.clone()));
+                        if let Some((start, end, events)) = found {
+                            let mut list = sessions.take(&groups[g]);
+                            list.retain(|s| s.bounds(GAP) != (start, end));
+                            sessions.store(&groups[g], list);
+                            sessions.restore(&groups[g], events);
+                        }
+                    }
+                    _ => {
+                        sessions.add(&groups[g], t, &Partial::Count(n));
+                        added.push((g, t, n));
+                    }
+                }
+                for group in &groups {
+                    prop_assert_eq!(sessions.snapshot(group), recomputed(&sessions, group));
+                }
+            }
+        }
+    }
 }
