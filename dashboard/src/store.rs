@@ -196,6 +196,21 @@ impl Keys {
     }
 }
 
+/// The pub/sub message announcing a window write: the same JSON as
+/// `{"closed","end_ms","group","metric","start_ms"}` built with serde_json, written
+/// directly because a flush sends one per touched window.
+fn update_message(write: &PartialWrite) -> String {
+    let text = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""));
+    format!(
+        r#"{{"closed":{},"end_ms":{},"group":{},"metric":{},"start_ms":{}}}"#,
+        write.closed,
+        write.window.end_ms,
+        text(&write.window.group),
+        text(&write.window.metric),
+        write.window.start_ms
+    )
+}
+
 /// The blocking writer: one dedicated connection (WATCH needs one that nobody
 /// else uses), driven from a blocking thread.
 pub struct Writer {
@@ -315,6 +330,7 @@ impl Writer {
         pipe.atomic();
         let ttl = i64::try_from(self.ttl_seconds).unwrap_or(i64::MAX);
         let mut indexes: Vec<String> = Vec::new();
+        let channel = keys.updates_channel();
         for write in &flush.partials {
             let window_key = keys.window(&write.window);
             let open_key = keys.open(&write.partition);
@@ -339,23 +355,20 @@ impl Writer {
                     pipe.hdel(&open_key, write.window.open_field()).ignore();
                 }
             }
-            pipe.expire(&window_key, ttl).ignore();
-            let index = keys.index(&write.window.metric);
-            pipe.zadd(&index, write.window.member(), write.window.start_ms)
-                .ignore();
-            if !indexes.contains(&index) {
-                indexes.push(index);
+            // A removed window (a session that grew or merged) needs no index entry
+            // or expiry of its own: it was indexed when written, and trimming drops
+            // the entry once its hash is gone.
+            if write.partial.is_some() {
+                pipe.expire(&window_key, ttl).ignore();
+                let index = keys.index(&write.window.metric);
+                pipe.zadd(&index, write.window.member(), write.window.start_ms)
+                    .ignore();
+                if !indexes.contains(&index) {
+                    indexes.push(index);
+                }
             }
             if notify {
-                let message = serde_json::json!({
-                    "metric": write.window.metric,
-                    "group": write.window.group,
-                    "start_ms": write.window.start_ms,
-                    "end_ms": write.window.end_ms,
-                    "closed": write.closed,
-                });
-                pipe.publish(keys.updates_channel(), message.to_string())
-                    .ignore();
+                pipe.publish(&channel, update_message(write)).ignore();
             }
         }
         for index in &indexes {
@@ -589,6 +602,36 @@ mod tests {
             Some(id.clone())
         );
         assert_eq!(WindowId::parse_open_field(&id.open_field()), Some(id));
+    }
+
+    #[test]
+    fn update_messages_are_the_json_readers_parse() {
+        for (group, closed) in [
+            (r#"["a|b","c:d"]"#, false),
+            ("quote \" backslash \\ tab \t é ✓ \u{1}", true),
+            ("", false),
+        ] {
+            let write = PartialWrite {
+                window: WindowId {
+                    metric: "views \"per\" minute".into(),
+                    group: group.into(),
+                    start_ms: -60_000,
+                    end_ms: i64::MAX,
+                },
+                partition: PartitionName::new("t", 0),
+                partial: None,
+                closed,
+            };
+            let built = serde_json::json!({
+                "metric": write.window.metric,
+                "group": write.window.group,
+                "start_ms": write.window.start_ms,
+                "end_ms": write.window.end_ms,
+                "closed": write.closed,
+            })
+            .to_string();
+            assert_eq!(update_message(&write), built);
+        }
     }
 
     #[test]
