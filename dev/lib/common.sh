@@ -6,6 +6,10 @@
 # --- versions (the one place they are pinned; poms take them as -D properties) -------------
 KAFKA_VERSION=4.3.1          # = version.kafka of debezium-build-parent 3.7.0.Final
 DEBEZIUM_VERSION=3.7.0.Final # 3.7.1.Final is on Central but its debezium-build-parent pom is not
+# The JDBC sink (benchmarks only) has its own pin: on 2026-12-07 the mirror refused
+# debezium-connector-jdbc 3.7.0.Final, 3.6.1.Final and 3.6.4.Final; 3.5.0.Final resolves with its
+# dependencies. It runs in its own plugin folder (own classloader) beside the 3.7.0 source.
+DEBEZIUM_JDBC_VERSION=3.5.0.Final
 PG_OS_USER=pgcdc             # unprivileged OS user that owns and runs the clusters when we are root
 PG_ROLE=pgcdc
 PG_PASSWORD=pgcdc            # also literal in pg_roles' SQL (dev/lib/postgres.sh)

@@ -121,14 +121,15 @@ check_debezium_kafka_pairing() {
 # a failed attempt is remembered (until the pom or version changes) so warm runs skip Maven.
 install_debezium_jdbc_jars() {
   local dest=$DEBEZIUM_JDBC_PLUGIN_PATH/debezium-connector-jdbc stamp marker=$DEBEZIUM_HOME/.jdbc-unavailable
-  stamp="$DEBEZIUM_VERSION $(sha256sum <"$DEV_DIR/maven/debezium-jdbc/pom.xml" | cut -c1-16)"
+  stamp="$DEBEZIUM_JDBC_VERSION $(sha256sum <"$DEV_DIR/maven/debezium-jdbc/pom.xml" | cut -c1-16)"
   stamp_ok "$dest" "$stamp" && return 0
   [[ -f $marker && $(<"$marker") == "$stamp" ]] && return 0
   mkdir -p "$DEBEZIUM_JDBC_PLUGIN_PATH"
-  if mvn_copy debezium-jdbc "$DEV_DIR/maven/debezium-jdbc" "$dest" -DexcludeGroupIds=org.apache.kafka,org.slf4j; then
+  if mvn_copy debezium-jdbc "$DEV_DIR/maven/debezium-jdbc" "$dest" -DexcludeGroupIds=org.apache.kafka,org.slf4j \
+    -Ddebezium.jdbc.version="$DEBEZIUM_JDBC_VERSION"; then
     printf '%s' "$stamp" >"$dest/.stamp"
   else
-    say "note: debezium-connector-jdbc $DEBEZIUM_VERSION does not resolve (optional; see $CACHE/logs/maven-debezium-jdbc.log)"
+    say "note: debezium-connector-jdbc $DEBEZIUM_JDBC_VERSION does not resolve (optional; see $CACHE/logs/maven-debezium-jdbc.log)"
     printf '%s' "$stamp" >"$marker"
   fi
 }

@@ -157,7 +157,7 @@ offset.flush.interval.ms=1000
 listeners=http://127.0.0.1:$PORT_CONNECT
 rest.advertised.host.name=127.0.0.1
 rest.advertised.port=$PORT_CONNECT
-plugin.path=$DEBEZIUM_PLUGIN_PATH
+plugin.path=$DEBEZIUM_PLUGIN_PATH,$DEBEZIUM_JDBC_PLUGIN_PATH
 # Debezium ships ServiceLoader manifests: skip the slow reflective classpath scan.
 plugin.discovery=service_load
 topic.creation.enable=true

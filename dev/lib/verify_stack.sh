@@ -59,6 +59,9 @@ check "redis PING" "+PONG" bash -c "exec 3<>/dev/tcp/127.0.0.1/$redis_port; prin
 check "python clients import" "ok" "$PGCDC_PYTHON" -c "import confluent_kafka, fastavro, requests; print('ok')"
 if [[ -n ${PGCDC_DEBEZIUM_URL:-} ]]; then
   check "debezium lists PostgresConnector $PGCDC_DEBEZIUM_VERSION" "$PGCDC_DEBEZIUM_VERSION" bash -c "curl -fsS '$PGCDC_DEBEZIUM_URL/connector-plugins' | '$PGCDC_PYTHON' -c 'import json,sys; print(next(p[\"version\"] for p in json.load(sys.stdin) if p[\"class\"] == \"io.debezium.connector.postgresql.PostgresConnector\"))'"
+  if [[ -n ${PGCDC_DEBEZIUM_JDBC_VERSION:-} ]]; then
+    check "debezium lists JdbcSinkConnector $PGCDC_DEBEZIUM_JDBC_VERSION" "$PGCDC_DEBEZIUM_JDBC_VERSION" bash -c "curl -fsS '$PGCDC_DEBEZIUM_URL/connector-plugins' | '$PGCDC_PYTHON' -c 'import json,sys; print(next(p[\"version\"] for p in json.load(sys.stdin) if p[\"class\"] == \"io.debezium.connector.jdbc.JdbcSinkConnector\"))'"
+  fi
 fi
 
 echo "$passed passed, $failed failed"
