@@ -29,6 +29,10 @@ check() { # check NAME EXPECTED CMD...: CMD's trimmed stdout must equal EXPECTED
     failed=$((failed + 1))
   fi
 }
+# check_plugin CLASS VERSION: the Connect worker lists CLASS at VERSION.
+check_plugin() {
+  check "debezium lists ${1##*.} $2" "$2" bash -c "curl -fsS '$PGCDC_DEBEZIUM_URL/connector-plugins' | '$PGCDC_PYTHON' -c 'import json,sys; print(next(p[\"version\"] for p in json.load(sys.stdin) if p[\"class\"] == \"$1\"))'"
+}
 # q PORT CONNINFO SQL: one value from psql (PG 15's client talks to both servers).
 q() { PGCONNECT_TIMEOUT=5 "$PGCDC_PG15_BIN/psql" -X -At "host=127.0.0.1 port=$1 dbname=postgres $2" -c "$3"; }
 
@@ -58,9 +62,9 @@ redis_port=${PGCDC_REDIS_URL##*:}
 check "redis PING" "+PONG" bash -c "exec 3<>/dev/tcp/127.0.0.1/$redis_port; printf 'PING\r\n' >&3; head -c 5 <&3"
 check "python clients import" "ok" "$PGCDC_PYTHON" -c "import confluent_kafka, fastavro, requests; print('ok')"
 if [[ -n ${PGCDC_DEBEZIUM_URL:-} ]]; then
-  check "debezium lists PostgresConnector $PGCDC_DEBEZIUM_VERSION" "$PGCDC_DEBEZIUM_VERSION" bash -c "curl -fsS '$PGCDC_DEBEZIUM_URL/connector-plugins' | '$PGCDC_PYTHON' -c 'import json,sys; print(next(p[\"version\"] for p in json.load(sys.stdin) if p[\"class\"] == \"io.debezium.connector.postgresql.PostgresConnector\"))'"
+  check_plugin io.debezium.connector.postgresql.PostgresConnector "$PGCDC_DEBEZIUM_VERSION"
   if [[ -n ${PGCDC_DEBEZIUM_JDBC_VERSION:-} ]]; then
-    check "debezium lists JdbcSinkConnector $PGCDC_DEBEZIUM_JDBC_VERSION" "$PGCDC_DEBEZIUM_JDBC_VERSION" bash -c "curl -fsS '$PGCDC_DEBEZIUM_URL/connector-plugins' | '$PGCDC_PYTHON' -c 'import json,sys; print(next(p[\"version\"] for p in json.load(sys.stdin) if p[\"class\"] == \"io.debezium.connector.jdbc.JdbcSinkConnector\"))'"
+    check_plugin io.debezium.connector.jdbc.JdbcSinkConnector "$PGCDC_DEBEZIUM_JDBC_VERSION"
   fi
 fi
 
