@@ -130,6 +130,8 @@ install_debezium_jdbc_jars() {
     printf '%s' "$stamp" >"$dest/.stamp"
   else
     say "note: debezium-connector-jdbc $DEBEZIUM_JDBC_VERSION does not resolve (optional; see $CACHE/logs/maven-debezium-jdbc.log)"
+    # A folder of an earlier pin would be listed by the worker under the wrong version.
+    rm -rf "$dest"
     printf '%s' "$stamp" >"$marker"
   fi
 }
