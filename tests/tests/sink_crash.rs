@@ -452,10 +452,16 @@ async fn a_second_task_joining_and_leaving_double_applies_nothing() {
     for round in 0..rounds {
         let second = SinkTask::start_with(Arc::clone(&config), kafka.clone());
         tokio::time::sleep(Duration::from_millis(rng.gen_range(1000..2500))).await;
-        assert!(
-            !first.is_finished() && !second.is_finished(),
-            "a sink task stopped"
-        );
+        // A task that stopped says why: its error is the finding.
+        if first.is_finished() {
+            panic!("the first sink task stopped: {:?}", first.stop().await);
+        }
+        if second.is_finished() {
+            panic!(
+                "the second sink task stopped (round {round}): {:?}",
+                second.stop().await
+            );
+        }
         // Leaving cleanly and vanishing mid-batch, in turn.
         if round % 2 == 0 {
             second_batches += second.stop().await.unwrap().batches;
