@@ -354,15 +354,30 @@ impl TopicReader {
 
     /// Reads everything the topic holds now (up to each partition's high watermark).
     pub async fn read_to_end(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
         let mut ends = Vec::new();
         for partition in 0..self.partitions {
-            ends.push(self.consumer.fetch_watermarks(
-                &self.topic,
-                partition,
-                Duration::from_secs(30),
-            )?);
+            // As in `open_on`: a broker busy after many restarts (tansu) may miss one
+            // request's deadline; ask again until the read's own deadline.
+            let end = loop {
+                match self.consumer.fetch_watermarks(
+                    &self.topic,
+                    partition,
+                    Duration::from_secs(30),
+                ) {
+                    Ok(end) => break end,
+                    Err(e) if Instant::now() < deadline => {
+                        eprintln!(
+                            "{}/{partition}: watermarks not fetched ({e}); retrying",
+                            self.topic
+                        );
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            ends.push(end);
         }
-        let deadline = Instant::now() + timeout;
         loop {
             // The next offset per partition: one past the last record read (a
             // transactional producer's markers take offsets too, so count positions).
