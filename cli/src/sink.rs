@@ -1,5 +1,6 @@
 //! `pgcdc sink`: runs a Debezium JDBC sink connector configuration (the JSON one would
-//! POST to Kafka Connect, `{"name":…,"config":{…}}`, or the bare `config` object):
+//! POST to Kafka Connect, `{"name":…,"config":{…}}`, or the bare `config` object,
+//! with `${env:VAR}` / `${file:path:key}` references resolved as the worker does):
 //! consumes its topics and applies them to the warehouse exactly once. SIGTERM drains
 //! the open batch, commits it and exits 0; a retriable failure (warehouse or broker
 //! away) restarts from the warehouse's offsets with backoff.
@@ -31,6 +32,8 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
         .with_context(|| format!("{} is not JSON", args.config.display()))?;
     let (name, mut properties) = crate::connect::connector_document(&document)?;
     properties.entry("name".to_owned()).or_insert(name);
+    // `${env:…}` and `${file:…:…}` references, as the worker resolves them.
+    let properties = pgcdc_worker::secrets::resolve(&properties).map_err(|e| anyhow::anyhow!("{e}"))?;
     let parsed = SinkConfig::from_properties(&properties)?;
     for warning in &parsed.warnings {
         tracing::warn!("{warning}");

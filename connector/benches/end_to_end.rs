@@ -28,7 +28,13 @@
 //! - `latency TOPIC REGISTRY_URL|- SKIP_S`: for every record, the broker's append time
 //!   minus the event's `source.ts_us` (the transaction's commit time, from pgoutput's
 //!   Begin message), Avro values decoded with the registry's schemas (`-`: JSON
-//!   values); records committed in the first SKIP_S seconds are left out (warm-up).
+//!   values); records committed in the first SKIP_S seconds are left out (warm-up);
+//! - `sink-latency TOPIC COMMITS_FILE SKIP_S` (bench/run sink): for every record of the
+//!   JSON-keyed TOPIC, the warehouse commit of its row minus the broker's append time.
+//!   COMMITS_FILE holds `id<TAB>commit_us` lines (the row's key and
+//!   `pg_xact_commit_timestamp(xmin)` in µs, read from the warehouse after the run);
+//!   a key written more than once counts its last record; records appended in the
+//!   first SKIP_S seconds are left out (warm-up).
 #![allow(clippy::unwrap_used)] // a benchmark tool: a failure is reported and ends it
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -102,6 +108,7 @@ fn main() {
         "replay" => runtime.block_on(replay(&args)),
         "generate" => runtime.block_on(generate(&args)),
         "latency" => runtime.block_on(latency(&args)),
+        "sink-latency" => sink_latency(&args),
         other => fail(format!("unknown subcommand {other}")),
     };
     if let Err(e) = result {
@@ -552,13 +559,83 @@ async fn latency(args: &[String]) -> Result<()> {
     }
     let last_commit = samples.iter().map(|s| s.0).max().unwrap_or(since);
     latencies.sort_unstable();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+    let at = percentiles(&latencies);
     println!(
         "events={} measured={} commit_span_s={:.3} p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} \
          p999_ms={:.1} max_ms={:.1} min_ms={:.1}",
         samples.len(),
         latencies.len(),
         (last_commit - since) as f64 / 1e6,
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(0.999),
+        at(1.0),
+        at(0.0)
+    );
+    Ok(())
+}
+
+/// The `id` of a JSON record key, with or without its schema (`{"schema":…,"payload":…}`).
+fn key_id(key: &[u8]) -> Option<i64> {
+    let key: Value = serde_json::from_slice(key).ok()?;
+    key.get("payload").unwrap_or(&key).get("id")?.as_i64()
+}
+
+/// `at(q)` over sorted microseconds, in milliseconds.
+fn percentiles(sorted: &[i64]) -> impl Fn(f64) -> f64 + '_ {
+    move |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1e3
+}
+
+fn sink_latency(args: &[String]) -> Result<()> {
+    let topic = text(args, 1, "a topic")?;
+    let commits_file = text(args, 2, "a file of id<TAB>commit_us lines")?;
+    let skip_s: f64 = number(args, 3, "seconds of warm-up to leave out")?;
+    let mut commits = std::collections::HashMap::new();
+    for (n, line) in std::fs::read_to_string(commits_file)?.lines().enumerate() {
+        let parsed = line
+            .split_once('\t')
+            .and_then(|(id, at)| Some((id.parse::<i64>().ok()?, at.parse::<i64>().ok()?)));
+        let Some((id, at)) = parsed else {
+            return fail(format!("{commits_file}:{}: not id<TAB>commit_us: {line:?}", n + 1));
+        };
+        commits.insert(id, at);
+    }
+    let (_, records) = read_all(topic)?;
+    // The last record of each key: the one whose apply the warehouse row shows.
+    let mut appended = std::collections::HashMap::new();
+    for record in &records {
+        let id = record.key.as_deref().and_then(key_id);
+        let Some(id) = id else {
+            return fail(format!("{topic}: a record without a JSON key holding an id"));
+        };
+        appended.insert(id, record.append_ms);
+    }
+    let Some(first_append) = appended.values().copied().min() else {
+        return fail(format!("{topic} holds no records"));
+    };
+    let since = first_append + (skip_s * 1e3) as i64;
+    let mut missing = 0usize;
+    let mut latencies = Vec::with_capacity(appended.len());
+    for (id, append_ms) in &appended {
+        if *append_ms < since {
+            continue;
+        }
+        match commits.get(id) {
+            Some(commit_us) => latencies.push(commit_us - append_ms * 1000),
+            None => missing += 1,
+        }
+    }
+    if latencies.is_empty() {
+        return fail("no record after the warm-up was found in the warehouse");
+    }
+    latencies.sort_unstable();
+    let at = percentiles(&latencies);
+    println!(
+        "records={} measured={} missing={missing} p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} \
+         p999_ms={:.1} max_ms={:.1} min_ms={:.1}",
+        records.len(),
+        latencies.len(),
         at(0.5),
         at(0.9),
         at(0.99),

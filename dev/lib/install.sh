@@ -121,11 +121,15 @@ check_debezium_kafka_pairing() {
 # a failed attempt is remembered (until the pom or version changes) so warm runs skip Maven.
 install_debezium_jdbc_jars() {
   local dest=$DEBEZIUM_JDBC_PLUGIN_PATH/debezium-connector-jdbc stamp marker=$DEBEZIUM_HOME/.jdbc-unavailable
-  stamp="$DEBEZIUM_JDBC_VERSION $(sha256sum <"$DEV_DIR/maven/debezium-jdbc/pom.xml" | cut -c1-16)"
+  # Jackson's core jars come from the Connect runtime: with a second jackson-databind in
+  # the plugin, Hibernate's ObjectMapper finds the runtime's Jackson modules (blackbird)
+  # through ServiceLoader and fails the task ("BlackbirdModule not a subtype").
+  local exclude=org.apache.kafka,org.slf4j,com.fasterxml.jackson.core
+  stamp="$DEBEZIUM_JDBC_VERSION $exclude $(sha256sum <"$DEV_DIR/maven/debezium-jdbc/pom.xml" | cut -c1-16)"
   stamp_ok "$dest" "$stamp" && return 0
   [[ -f $marker && $(<"$marker") == "$stamp" ]] && return 0
   mkdir -p "$DEBEZIUM_JDBC_PLUGIN_PATH"
-  if mvn_copy debezium-jdbc "$DEV_DIR/maven/debezium-jdbc" "$dest" -DexcludeGroupIds=org.apache.kafka,org.slf4j \
+  if mvn_copy debezium-jdbc "$DEV_DIR/maven/debezium-jdbc" "$dest" -DexcludeGroupIds="$exclude" \
     -Ddebezium.jdbc.version="$DEBEZIUM_JDBC_VERSION"; then
     printf '%s' "$stamp" >"$dest/.stamp"
   else

@@ -85,6 +85,8 @@ fsync = off
 # on: replication clients only see flushed WAL, and an asynchronous commit would
 # add up to three wal_writer_delay rounds to every latency a test measures.
 synchronous_commit = on
+# bench/run sink times each row's warehouse commit with pg_xact_commit_timestamp(xmin).
+track_commit_timestamp = on
 full_page_writes = off
 EOF
   # 'host' lines match both plaintext and TLS connections; the first matching line wins.

@@ -9,7 +9,7 @@ pub enum SinkError {
     Config(#[from] ConfigErrors),
     #[error("Kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
-    #[error("warehouse: {context}: {source}")]
+    #[error("warehouse: {context}: {}", pg_message(source))]
     Warehouse {
         context: String,
         #[source]
@@ -33,7 +33,7 @@ pub enum SinkError {
     Schema(#[from] SchemaMismatch),
     /// Another task of the sink changed the same table at the same moment (both
     /// created it, or added the same column): retrying finds the table as it is now.
-    #[error("warehouse: {statement}: {source} (another task changed the table concurrently)")]
+    #[error("warehouse: {statement}: {} (another task changed the table concurrently)", pg_message(source))]
     DdlConflict {
         statement: String,
         #[source]
@@ -90,6 +90,25 @@ impl SinkError {
             | SinkError::Layout { .. }
             | SinkError::Schema(_) => false,
         }
+    }
+}
+
+/// What the server said (tokio_postgres shows a server error only as "db error"), or
+/// the client-side error with its cause (a refused connection, a TLS failure).
+pub(crate) fn pg_message(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        let mut text = format!("{} {}: {}", db.severity(), db.code().code(), db.message());
+        if let Some(detail) = db.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        if let Some(hint) = db.hint() {
+            text.push_str(&format!("; hint: {hint}"));
+        }
+        return text;
+    }
+    match std::error::Error::source(error) {
+        Some(cause) => format!("{error}: {cause}"),
+        None => error.to_string(),
     }
 }
 
