@@ -33,7 +33,8 @@ pub async fn run(args: SinkArgs) -> anyhow::Result<()> {
     let (name, mut properties) = crate::connect::connector_document(&document)?;
     properties.entry("name".to_owned()).or_insert(name);
     // `${env:…}` and `${file:…:…}` references, as the worker resolves them.
-    let properties = pgcdc_worker::secrets::resolve(&properties).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let properties =
+        pgcdc_worker::secrets::resolve(&properties).map_err(|e| anyhow::anyhow!("{e}"))?;
     let parsed = SinkConfig::from_properties(&properties)?;
     for warning in &parsed.warnings {
         tracing::warn!("{warning}");

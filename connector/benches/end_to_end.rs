@@ -597,7 +597,10 @@ fn sink_latency(args: &[String]) -> Result<()> {
             .split_once('\t')
             .and_then(|(id, at)| Some((id.parse::<i64>().ok()?, at.parse::<i64>().ok()?)));
         let Some((id, at)) = parsed else {
-            return fail(format!("{commits_file}:{}: not id<TAB>commit_us: {line:?}", n + 1));
+            return fail(format!(
+                "{commits_file}:{}: not id<TAB>commit_us: {line:?}",
+                n + 1
+            ));
         };
         commits.insert(id, at);
     }
@@ -607,7 +610,9 @@ fn sink_latency(args: &[String]) -> Result<()> {
     for record in &records {
         let id = record.key.as_deref().and_then(key_id);
         let Some(id) = id else {
-            return fail(format!("{topic}: a record without a JSON key holding an id"));
+            return fail(format!(
+                "{topic}: a record without a JSON key holding an id"
+            ));
         };
         appended.insert(id, record.append_ms);
     }

@@ -104,6 +104,10 @@ impl Preparer {
     }
 
     /// Fetches the schemas `records` were written with (Avro: from the registry).
+    pub fn config(&self) -> &SinkConfig {
+        &self.config
+    }
+
     pub async fn fetch_schemas(&mut self, records: &[Consumed]) -> Result<(), SinkError> {
         // Collected first: a closure in the iterator would make this future's
         // lifetimes too specific to be spawned.

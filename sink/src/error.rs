@@ -33,7 +33,10 @@ pub enum SinkError {
     Schema(#[from] SchemaMismatch),
     /// Another task of the sink changed the same table at the same moment (both
     /// created it, or added the same column): retrying finds the table as it is now.
-    #[error("warehouse: {statement}: {} (another task changed the table concurrently)", pg_message(source))]
+    #[error(
+        "warehouse: {statement}: {} (another task changed the table concurrently)",
+        pg_message(source)
+    )]
     DdlConflict {
         statement: String,
         #[source]
@@ -52,6 +55,10 @@ pub enum SinkError {
     /// The warehouse offsets could not be read when partitions were assigned.
     #[error("reading the stored offsets on partition assignment: {0}")]
     Assignment(String),
+    /// The task applying a batch did not return (it panicked): a defect, reported
+    /// rather than retried.
+    #[error("{0}")]
+    Apply(String),
     /// The schema registry (Avro converter) could not answer.
     #[error("schema registry: {0}")]
     Registry(pgcdc_schemas::avro::AvroError),
@@ -88,6 +95,7 @@ impl SinkError {
             SinkError::Config(_)
             | SinkError::Record { .. }
             | SinkError::Layout { .. }
+            | SinkError::Apply(_)
             | SinkError::Schema(_) => false,
         }
     }

@@ -85,10 +85,7 @@ pub fn merge(
         copy_data.extend_from_slice(id.to_string().as_bytes());
         for cell in &row.cells {
             copy_data.push(b'\t');
-            match cell {
-                Cell::Null | Cell::Absent => copy_data.extend_from_slice(b"\\N"),
-                Cell::Text(text) => push_copy_text(&mut copy_data, text),
-            }
+            push_copy_cell(&mut copy_data, cell);
         }
         copy_data.push(b'\n');
     }
@@ -184,6 +181,74 @@ pub fn merge(
         copy_sql,
         copy_data,
         statements,
+    }
+}
+
+/// A plan that is only new rows, as one COPY straight into the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectCopy {
+    /// `COPY <target> (…) FROM STDIN`.
+    pub copy_sql: String,
+    /// The COPY payload (text format): the rows' cells.
+    pub copy_data: Vec<u8>,
+    /// A unique violation means some key exists already: the batch must then be
+    /// merged instead (upsert). An append-only plan has no such fallback.
+    pub fallback_on_conflict: bool,
+}
+
+/// The plan as a COPY into `target` itself, when the plan can be applied that way
+/// at all: no truncate, no delete, every row complete (no absent column), and every
+/// row an insert — a write under `insert.mode` insert or upsert (an upsert of keys
+/// the table does not hold yet is exactly an insert; the caller tries it under a
+/// savepoint and merges when a key exists), or an append. Streams of new rows (an
+/// initial load, an insert-heavy table) then cost the warehouse what a bare COPY
+/// does, instead of a COPY into a staging table plus an `INSERT … ON CONFLICT`.
+pub fn direct_copy(
+    target: &TableName,
+    columns: &[Ident],
+    mode: InsertMode,
+    plan: &TablePlan,
+) -> Option<DirectCopy> {
+    let first = plan.rows.first()?;
+    let op = first.op;
+    let insertable = match op {
+        RowOp::Write => matches!(mode, InsertMode::Insert | InsertMode::Upsert),
+        RowOp::Append => true,
+        RowOp::Replace | RowOp::Delete => false,
+    };
+    if plan.truncate || !insertable {
+        return None;
+    }
+    let complete = |cells: &[Cell]| cells.len() == columns.len() && !cells.contains(&Cell::Absent);
+    if !plan
+        .rows
+        .iter()
+        .all(|row| row.op == op && complete(&row.cells))
+    {
+        return None;
+    }
+    let mut copy_data = Vec::with_capacity(plan.rows.len() * 64);
+    for row in &plan.rows {
+        for (index, cell) in row.cells.iter().enumerate() {
+            if index > 0 {
+                copy_data.push(b'\t');
+            }
+            push_copy_cell(&mut copy_data, cell);
+        }
+        copy_data.push(b'\n');
+    }
+    let list: Vec<String> = columns.iter().map(ToString::to_string).collect();
+    Some(DirectCopy {
+        copy_sql: format!("COPY {target} ({}) FROM STDIN", list.join(", ")),
+        copy_data,
+        fallback_on_conflict: op == RowOp::Write && mode == InsertMode::Upsert,
+    })
+}
+
+fn push_copy_cell(out: &mut Vec<u8>, cell: &Cell) {
+    match cell {
+        Cell::Null | Cell::Absent => out.extend_from_slice(b"\\N"),
+        Cell::Text(text) => push_copy_text(out, text),
     }
 }
 

@@ -26,7 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::{Consumed, Preparer};
+use crate::batch::{Consumed, Prepared, Preparer};
 use crate::config::{ErrorTolerance, SinkConfig};
 use crate::consumer::{self, lock, Assignment, SinkConsumer};
 use crate::dead_letter::DeadLetters;
@@ -121,71 +121,104 @@ pub async fn run_with_metrics(
     shutdown: CancellationToken,
     metrics: &SinkMetrics,
 ) -> Result<SinkStats, SinkError> {
-    let mut warehouse = Warehouse::connect(Arc::clone(&config)).await?;
+    let warehouse = Warehouse::connect(Arc::clone(&config)).await?;
     let mut preparer = Preparer::new(Arc::clone(&config))?;
     let dead_letters = match (&config.dead_letter_queue, config.errors_tolerance) {
         (Some(queue), ErrorTolerance::All) => {
-            Some(DeadLetters::start(queue, &config, kafka).await?)
+            Some(Arc::new(DeadLetters::start(queue, &config, kafka).await?))
         }
         _ => None,
     };
-    let mut apply = Apply {
-        config: &config,
-        warehouse: &mut warehouse,
-        preparer: &mut preparer,
-        dead_letters: dead_letters.as_ref(),
-    };
+    let mut pipeline = Pipeline::Idle(Box::new(Applier {
+        config: Arc::clone(&config),
+        warehouse,
+        preparer: Preparer::new(Arc::clone(&config))?,
+        dead_letters,
+    }));
     let (consumer, assignment) = consumer::subscribe(&config, kafka)?;
     tracing::info!(sink = %config.name, group = %config.group_id(), "sink started");
     let mut stats = SinkStats::default();
     let mut reported = SinkStats::default();
     let mut batch = OpenBatch::default();
-    loop {
-        if let Some(failure) = lock(&assignment).failure.take() {
-            return Err(SinkError::Assignment(failure));
-        }
-        let full = batch.len() >= config.batch_size;
-        let due = batch
-            .since
-            .is_some_and(|since| since.elapsed() >= config.batch_max_latency);
-        if full || due {
-            flush(&mut apply, &consumer, &assignment, &mut batch, &mut stats).await?;
-            metrics.report(&stats, &mut reported);
-            continue;
-        }
-        let deadline = batch
-            .since
-            .map(|since| since + config.batch_max_latency)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
-            () = tokio::time::sleep_until(deadline) => {}
-            message = consumer.recv() => match message {
-                Ok(message) => {
-                    let record = Consumed {
-                        topic: message.topic().to_owned(),
-                        partition: message.partition(),
-                        offset: message.offset(),
-                        key: message.key().map(<[u8]>::to_vec),
-                        value: message.payload().map(<[u8]>::to_vec),
-                        headers: message.headers().map_or_else(Vec::new, |headers| {
-                            headers
-                                .iter()
-                                .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                                .collect()
-                        }),
-                    };
-                    drop(message);
-                    add(&assignment, &mut batch, record, &mut stats);
+    let result: Result<(), SinkError> = async {
+        loop {
+            if let Some(failure) = lock(&assignment).failure.take() {
+                return Err(SinkError::Assignment(failure));
+            }
+            let full = batch.len() >= config.batch_size;
+            let due = batch
+                .since
+                .is_some_and(|since| since.elapsed() >= config.batch_max_latency);
+            if full || due {
+                flush(
+                    &mut pipeline,
+                    &mut preparer,
+                    &consumer,
+                    &assignment,
+                    &mut batch,
+                    &mut stats,
+                )
+                .await?;
+                metrics.report(&stats, &mut reported);
+                continue;
+            }
+            let deadline = batch
+                .since
+                .map(|since| since + config.batch_max_latency)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                // A batch being applied reports as soon as it commits, so that its
+                // offsets and figures do not wait for the next batch to close.
+                done = pipeline.wait(), if pipeline.is_busy() => {
+                    settle(&mut pipeline, done, &consumer, &assignment, &mut stats)?;
+                    metrics.report(&stats, &mut reported);
                 }
-                Err(e) => tracing::warn!(error = %e, "consuming"),
-            },
+                () = tokio::time::sleep_until(deadline) => {}
+                message = consumer.recv() => match message {
+                    Ok(message) => {
+                        let record = Consumed {
+                            topic: message.topic().to_owned(),
+                            partition: message.partition(),
+                            offset: message.offset(),
+                            key: message.key().map(<[u8]>::to_vec),
+                            value: message.payload().map(<[u8]>::to_vec),
+                            headers: message.headers().map_or_else(Vec::new, |headers| {
+                                headers
+                                    .iter()
+                                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                                    .collect()
+                            }),
+                        };
+                        drop(message);
+                        add(&assignment, &mut batch, record, &mut stats);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "consuming"),
+                },
+            }
         }
+        // Drain: what was read is applied before the task ends.
+        flush(
+            &mut pipeline,
+            &mut preparer,
+            &consumer,
+            &assignment,
+            &mut batch,
+            &mut stats,
+        )
+        .await
     }
-    // Drain: what was read is applied before the task ends.
-    flush(&mut apply, &consumer, &assignment, &mut batch, &mut stats).await?;
+    .await;
+    // Whatever ended the run, the batch in flight commits or fails before it returns:
+    // a restart must not race it.
+    let last = match pipeline.wait_if_busy().await {
+        Some(done) => settle(&mut pipeline, done, &consumer, &assignment, &mut stats),
+        None => Ok(()),
+    };
     metrics.report(&stats, &mut reported);
+    result?;
+    last?;
     tracing::info!(sink = %config.name, ?stats, "sink stopped");
     Ok(stats)
 }
@@ -228,22 +261,129 @@ fn add(
     batch.records.push(record);
 }
 
-/// What applying a batch needs.
-struct Apply<'a> {
-    config: &'a SinkConfig,
-    warehouse: &'a mut Warehouse,
-    preparer: &'a mut Preparer,
-    dead_letters: Option<&'a DeadLetters>,
+/// What applies batches to the warehouse. It moves into the task that applies a
+/// batch and comes back with its result, so that the next batch is read and decoded
+/// while the warehouse works on this one.
+struct Applier {
+    config: Arc<SinkConfig>,
+    warehouse: Warehouse,
+    /// For the record-by-record retry of a refused batch.
+    preparer: Preparer,
+    dead_letters: Option<Arc<DeadLetters>>,
 }
 
+/// A batch in the warehouse's hands.
+struct InFlight {
+    partitions: BTreeMap<TopicPartition, PartitionSpan>,
+    records: usize,
+    task: tokio::task::JoinHandle<(Box<Applier>, Applied)>,
+}
+
+/// Rows changed and records rejected by a batch, or why it did not commit.
+type Applied = Result<(u64, u64), SinkError>;
+
+/// A batch's outcome, with the applier back.
+type Done = Result<(Box<Applier>, InFlight, Applied), SinkError>;
+
+/// At most one batch is applied at a time; the next waits, prepared.
+enum Pipeline {
+    Idle(Box<Applier>),
+    Busy(InFlight),
+    /// The applying task panicked or was cancelled: the run ends.
+    Broken,
+}
+
+impl Pipeline {
+    fn is_busy(&self) -> bool {
+        matches!(self, Pipeline::Busy(_))
+    }
+
+    /// The outcome of the batch in flight (pending forever when there is none).
+    async fn wait(&mut self) -> Done {
+        let Pipeline::Busy(in_flight) = self else {
+            return std::future::pending().await;
+        };
+        let joined = (&mut in_flight.task).await;
+        let Pipeline::Busy(in_flight) = std::mem::replace(self, Pipeline::Broken) else {
+            unreachable!("checked above");
+        };
+        match joined {
+            Ok((applier, result)) => Ok((applier, in_flight, result)),
+            Err(e) => Err(SinkError::Apply(format!(
+                "the task applying a batch ended: {e}"
+            ))),
+        }
+    }
+
+    async fn wait_if_busy(&mut self) -> Option<Done> {
+        if self.is_busy() {
+            Some(self.wait().await)
+        } else {
+            None
+        }
+    }
+}
+
+/// Takes a finished batch's outcome: on success its figures are counted and the
+/// group offsets follow the warehouse (for whoever watches consumer lag).
+fn settle(
+    pipeline: &mut Pipeline,
+    done: Done,
+    consumer: &SinkConsumer,
+    assignment: &Mutex<Assignment>,
+    stats: &mut SinkStats,
+) -> Result<(), SinkError> {
+    let (applier, in_flight, result) = done?;
+    let sink = applier.config.name.clone();
+    *pipeline = Pipeline::Idle(applier);
+    let (rows, rejected) = result?;
+    stats.batches += 1;
+    stats.records += in_flight.records as u64;
+    stats.rows += rows;
+    stats.rejected += rejected;
+    tracing::debug!(
+        records = in_flight.records,
+        rows,
+        rejected,
+        "batch committed"
+    );
+    let mut monitoring = TopicPartitionList::new();
+    {
+        let state = lock(assignment);
+        for (partition, span) in &in_flight.partitions {
+            let Some(next) = span.next else { continue };
+            // Only partitions still owned in the batch's epoch.
+            if state
+                .positions
+                .get(partition)
+                .is_some_and(|p| p.epoch == span.epoch)
+            {
+                let _ = monitoring.add_partition_offset(
+                    &partition.topic,
+                    partition.partition,
+                    Offset::Offset(next),
+                );
+            }
+        }
+    }
+    if monitoring.count() > 0 {
+        if let Err(e) = consumer.commit(&monitoring, CommitMode::Async) {
+            tracing::debug!(error = %e, sink = %sink, "group offsets not committed (monitoring only)");
+        }
+    }
+    Ok(())
+}
+
+/// Closes the open batch: decodes and plans it (while the previous batch may still
+/// be in the warehouse), waits for the previous batch, then hands this one over.
 async fn flush(
-    apply: &mut Apply<'_>,
+    pipeline: &mut Pipeline,
+    preparer: &mut Preparer,
     consumer: &SinkConsumer,
     assignment: &Mutex<Assignment>,
     batch: &mut OpenBatch,
     stats: &mut SinkStats,
 ) -> Result<(), SinkError> {
-    let config = apply.config;
     {
         let state = lock(assignment);
         let dropped = batch.drop_stale(&state);
@@ -259,6 +399,17 @@ async fn flush(
         return Ok(());
     }
     let open = std::mem::take(batch);
+    let tolerate = preparer.config().errors_tolerance == ErrorTolerance::All;
+    preparer.fetch_schemas(&open.records).await?;
+    let prepared = preparer.prepare(&open.records, tolerate)?;
+    if let Some(done) = pipeline.wait_if_busy().await {
+        settle(pipeline, done, consumer, assignment, stats)?;
+    }
+    let Pipeline::Idle(mut applier) = std::mem::replace(pipeline, Pipeline::Broken) else {
+        return Err(SinkError::Apply(
+            "no applier after the previous batch".to_owned(),
+        ));
+    };
     let commits: Vec<PartitionCommit> = open
         .partitions
         .iter()
@@ -270,21 +421,8 @@ async fn flush(
             })
         })
         .collect();
-    let (rows, rejected) = apply_batch(apply, &open.records, &commits).await?;
-    stats.batches += 1;
-    stats.records += open.records.len() as u64;
-    stats.rows += rows;
-    stats.rejected += rejected;
-    tracing::debug!(
-        records = open.records.len(),
-        rows,
-        rejected,
-        "batch committed"
-    );
-
-    // The warehouse is the truth now: positions move on, and the group offsets
-    // follow for whoever watches consumer lag.
-    let mut monitoring = TopicPartitionList::new();
+    // The next batch starts where this one ends. Should this one fail, the run ends
+    // and the next one begins again from the warehouse's offsets.
     {
         let mut state = lock(assignment);
         for (partition, span) in &open.partitions {
@@ -294,32 +432,37 @@ async fn flush(
                     position.stored = Some(next);
                 }
             }
-            let _ = monitoring.add_partition_offset(
-                &partition.topic,
-                partition.partition,
-                Offset::Offset(next),
-            );
         }
     }
-    if let Err(e) = consumer.commit(&monitoring, CommitMode::Async) {
-        tracing::debug!(error = %e, sink = %config.name, "group offsets not committed (monitoring only)");
-    }
+    let records = open.records;
+    let count = records.len();
+    let task = tokio::spawn(async move {
+        let result = apply_batch(&mut applier, &records, prepared, &commits).await;
+        (applier, result)
+    });
+    *pipeline = Pipeline::Busy(InFlight {
+        partitions: open.partitions,
+        records: count,
+        task,
+    });
     Ok(())
 }
 
-/// Applies `records` with their offsets: rows changed and records rejected.
+/// Applies `records` (planned as `prepared`) with their offsets: rows changed and
+/// records rejected.
 async fn apply_batch(
-    apply: &mut Apply<'_>,
+    applier: &mut Applier,
     records: &[Consumed],
+    prepared: Prepared,
     commits: &[PartitionCommit],
-) -> Result<(u64, u64), SinkError> {
-    let config = apply.config;
+) -> Applied {
+    let config = Arc::clone(&applier.config);
+    let config = config.as_ref();
     let tolerate = config.errors_tolerance == ErrorTolerance::All;
-    apply.preparer.fetch_schemas(records).await?;
-    let prepared = apply.preparer.prepare(records, tolerate)?;
+    let dead_letters = applier.dead_letters.as_deref();
     // Known before the transaction: out before it commits.
-    reject(apply.dead_letters, config, records, &prepared.rejected).await?;
-    let error = match apply.warehouse.apply(&prepared.tables, commits).await {
+    reject(dead_letters, config, records, &prepared.rejected).await?;
+    let error = match applier.warehouse.apply(&prepared.tables, commits).await {
         Ok(applied) => return Ok((applied.rows, prepared.rejected.len() as u64)),
         Err(e) => e,
     };
@@ -327,18 +470,18 @@ async fn apply_batch(
         return Err(error);
     }
     tracing::warn!(error = %error, sink = %config.name, "the warehouse refused a row of the batch; applying the batch record by record to find it");
+    applier.preparer.fetch_schemas(records).await?;
     let mut each = Vec::with_capacity(records.len());
     for (index, record) in records.iter().enumerate() {
         if prepared.rejected.iter().any(|r| r.index == index) {
             continue;
         }
-        let tables = apply
+        let tables = applier
             .preparer
             .prepare(std::slice::from_ref(record), false)?
             .tables;
         each.push(RecordTables { index, tables });
     }
-    let dead_letters = apply.dead_letters;
     let before_commit = |refused: Vec<(usize, String)>| async move {
         let refused: Vec<Rejected> = refused
             .into_iter()
@@ -349,7 +492,7 @@ async fn apply_batch(
             .collect();
         reject(dead_letters, config, records, &refused).await
     };
-    match apply
+    match applier
         .warehouse
         .apply_each(&each, commits, tolerate, before_commit)
         .await?

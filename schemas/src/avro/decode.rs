@@ -103,6 +103,24 @@ impl AvroValue {
 pub fn decode_datum(schema: &AvroSchema, bytes: &[u8]) -> Result<AvroValue, DecodeError> {
     let mut names = HashMap::new();
     collect_names(schema, &mut names);
+    read_datum(schema, Names::Borrowed(names), bytes)
+}
+
+/// [`decode_datum`] with the schema's named types collected beforehand (by full
+/// name, as [`collect_names`] finds them), for a reader of many datums of one schema.
+pub fn decode_datum_named<'a>(
+    schema: &'a AvroSchema,
+    names: &'a HashMap<String, AvroSchema>,
+    bytes: &[u8],
+) -> Result<AvroValue, DecodeError> {
+    read_datum(schema, Names::Owned(names), bytes)
+}
+
+fn read_datum<'a>(
+    schema: &'a AvroSchema,
+    names: Names<'a>,
+    bytes: &[u8],
+) -> Result<AvroValue, DecodeError> {
     let mut decoder = Decoder {
         names,
         zero_size_items: 0,
@@ -136,8 +154,22 @@ pub(crate) fn collect_names<'a>(
     }
 }
 
+enum Names<'a> {
+    Borrowed(HashMap<String, &'a AvroSchema>),
+    Owned(&'a HashMap<String, AvroSchema>),
+}
+
+impl<'a> Names<'a> {
+    fn get(&self, full_name: &str) -> Option<&'a AvroSchema> {
+        match self {
+            Names::Borrowed(names) => names.get(full_name).copied(),
+            Names::Owned(names) => names.get(full_name),
+        }
+    }
+}
+
 struct Decoder<'a> {
-    names: HashMap<String, &'a AvroSchema>,
+    names: Names<'a>,
     zero_size_items: usize,
 }
 
@@ -148,7 +180,7 @@ impl<'a> Decoder<'a> {
         reader: &Reader<'_>,
     ) -> Result<&'a AvroSchema, DecodeError> {
         match &schema.kind {
-            AvroKind::Ref(name) => self.names.get(&name.full_name()).copied().ok_or_else(|| {
+            AvroKind::Ref(name) => self.names.get(&name.full_name()).ok_or_else(|| {
                 reader.error(format!("the schema does not define {}", name.full_name()))
             }),
             _ => Ok(schema),

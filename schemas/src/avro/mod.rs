@@ -65,7 +65,7 @@ mod from_connect_tests;
 pub use client::{RegisteredSchema, RegistryClient};
 pub use config::{AvroConverterConfig, BasicAuth, ConfigProblem};
 pub use converter::AvroConverter;
-pub use decode::{decode_datum, AvroValue, DecodeError};
+pub use decode::{decode_datum, decode_datum_named, AvroValue, DecodeError};
 pub use decode_connect::decode_connect_datum;
 pub use diff::{Change, FieldChange};
 pub use encode::{DatumWriter, EncodeError};

@@ -154,3 +154,100 @@ fn stage_table() {
         r#"CREATE TEMP TABLE "s" ("__pgcdc_op" text, "__pgcdc_sig" integer, "id" integer, "n" numeric(12,3)) ON COMMIT DELETE ROWS"#
     );
 }
+
+#[test]
+fn new_rows_are_copied_straight_into_the_target() {
+    let plan = reduce([
+        upsert("1", text("a\tb"), text("x")),
+        upsert("2", Cell::Null, text("y")),
+        // The last change of a key is the row written.
+        upsert("1", text("again"), text("z")),
+    ]);
+    let direct = direct_copy(&target(), &columns(), InsertMode::Upsert, &plan).expect("direct");
+    assert_eq!(
+        direct.copy_sql,
+        r#"COPY "dw"."orders" ("id", "note", "big") FROM STDIN"#
+    );
+    assert_eq!(
+        String::from_utf8(direct.copy_data).expect("utf8"),
+        "1\tagain\tz\n2\t\\N\ty\n"
+    );
+    assert!(
+        direct.fallback_on_conflict,
+        "an upsert merges when a key exists"
+    );
+    let insert = direct_copy(&target(), &columns(), InsertMode::Insert, &plan).expect("direct");
+    assert!(
+        !insert.fallback_on_conflict,
+        "insert.mode=insert fails on an existing key, as its INSERT does"
+    );
+}
+
+#[test]
+fn appends_are_copied_without_a_fallback() {
+    let plan = reduce([
+        Change::Upsert {
+            key: None,
+            cells: vec![text("1"), text("a"), text("b")],
+        },
+        Change::Upsert {
+            key: None,
+            cells: vec![text("1"), text("a"), text("b")],
+        },
+    ]);
+    let direct = direct_copy(&target(), &columns(), InsertMode::Upsert, &plan).expect("direct");
+    assert_eq!(
+        String::from_utf8(direct.copy_data).expect("utf8"),
+        "1\ta\tb\n1\ta\tb\n"
+    );
+    assert!(!direct.fallback_on_conflict);
+}
+
+#[test]
+fn anything_but_complete_new_rows_is_merged() {
+    let cases = [
+        (
+            "a delete",
+            vec![
+                upsert("1", text("a"), text("x")),
+                Change::Delete {
+                    key: vec!["2".to_owned()],
+                    cells: vec![text("2"), Cell::Absent, Cell::Absent],
+                },
+            ],
+        ),
+        (
+            "a truncate",
+            vec![Change::Truncate, upsert("1", text("a"), text("x"))],
+        ),
+        (
+            "an unchanged TOASTed value",
+            vec![upsert("1", text("a"), Cell::Absent)],
+        ),
+        (
+            "a delete then a write of one key",
+            vec![
+                Change::Delete {
+                    key: vec!["1".to_owned()],
+                    cells: vec![text("1"), Cell::Absent, Cell::Absent],
+                },
+                upsert("1", text("a"), text("x")),
+            ],
+        ),
+        ("nothing", vec![]),
+    ];
+    for (what, changes) in cases {
+        let plan = reduce(changes);
+        assert_eq!(
+            direct_copy(&target(), &columns(), InsertMode::Upsert, &plan),
+            None,
+            "{what}"
+        );
+    }
+    let plan = reduce([upsert("1", text("a"), text("x"))]);
+    assert_eq!(
+        direct_copy(&target(), &columns(), InsertMode::Update, &plan),
+        None,
+        "insert.mode=update never inserts"
+    );
+}

@@ -25,6 +25,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use futures_util::SinkExt;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Transaction};
 
 use crate::batch::PreparedTable;
@@ -71,6 +72,9 @@ struct Caches {
     /// History tables known to exist: their columns and the days they have
     /// partitions for.
     histories: HashMap<TableName, HistoryTable>,
+    /// Tables whose last direct COPY met an existing key: batches left before the
+    /// next attempt.
+    direct_cooldown: HashMap<TableName, u32>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -337,6 +341,14 @@ async fn apply_table(
         })
         .collect();
     caches.tables.insert(target.clone(), current);
+    let names: Vec<Ident> = columns.iter().map(|(n, _)| n.clone()).collect();
+    if let Some(direct) = merge::direct_copy(&target, &names, config.insert_mode, &prepared.plan) {
+        if let Some(rows) = try_direct_copy(tx, caches, &target, direct).await? {
+            stats.rows += rows;
+            append_history_of(tx, config, caches, &target, &columns, prepared).await?;
+            return Ok(true);
+        }
+    }
 
     let stage_name = match caches.stages.get(&target) {
         Some(stage) if stage.columns == columns => {
@@ -370,7 +382,6 @@ async fn apply_table(
             name
         }
     };
-    let names: Vec<Ident> = columns.iter().map(|(n, _)| n.clone()).collect();
     let key = prepared.spec.key_positions();
     let plan = merge::merge(
         &target,
@@ -380,17 +391,11 @@ async fn apply_table(
         config.insert_mode,
         &prepared.plan,
     );
-    let copy_failed = || SinkError::warehouse(format!("COPY into the staging table of {target}"));
-    let sink_stream = tx
-        .copy_in::<_, bytes::Bytes>(&plan.copy_sql)
+    copy_in(tx, &plan.copy_sql, plan.copy_data)
         .await
-        .map_err(copy_failed())?;
-    futures_util::pin_mut!(sink_stream);
-    sink_stream
-        .send(bytes::Bytes::from(plan.copy_data))
-        .await
-        .map_err(copy_failed())?;
-    sink_stream.finish().await.map_err(copy_failed())?;
+        .map_err(SinkError::warehouse(format!(
+            "COPY into the staging table of {target}"
+        )))?;
     for statement in &plan.statements {
         stats.rows += tx
             .execute(statement.as_str(), &[])
@@ -399,12 +404,80 @@ async fn apply_table(
                 "merging into {target}: {statement}"
             )))?;
     }
-    if let Some(config) = &config.history {
-        if !prepared.history.is_empty() {
-            append_history(tx, config, caches, &target, &columns, &prepared.history).await?;
+    append_history_of(tx, config, caches, &target, &columns, prepared).await?;
+    Ok(true)
+}
+
+/// Batches a table skips the direct COPY for after a key conflict sent one to the
+/// merge: a table whose changes update existing keys stops paying for the attempt.
+const DIRECT_COPY_COOLDOWN: u32 = 32;
+
+/// The direct COPY of a batch of new rows, under a savepoint: the rows written, or
+/// `None` when the table should be merged instead (a key exists already, or a
+/// recent batch of the table found one).
+async fn try_direct_copy(
+    tx: &Transaction<'_>,
+    caches: &mut Caches,
+    target: &TableName,
+    direct: merge::DirectCopy,
+) -> Result<Option<u64>, SinkError> {
+    if direct.fallback_on_conflict {
+        if let Some(left) = caches.direct_cooldown.get_mut(target) {
+            *left = left.saturating_sub(1);
+            if *left > 0 {
+                return Ok(None);
+            }
         }
     }
-    Ok(true)
+    let savepoint = |sql: &'static str| async move {
+        tx.batch_execute(sql)
+            .await
+            .map_err(SinkError::warehouse(sql.to_owned()))
+    };
+    savepoint("SAVEPOINT pgcdc_direct_copy").await?;
+    match copy_in(tx, &direct.copy_sql, direct.copy_data).await {
+        Ok(rows) => {
+            savepoint("RELEASE SAVEPOINT pgcdc_direct_copy").await?;
+            caches.direct_cooldown.remove(target);
+            Ok(Some(rows))
+        }
+        Err(e) if direct.fallback_on_conflict && e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            savepoint("ROLLBACK TO SAVEPOINT pgcdc_direct_copy").await?;
+            tracing::debug!(table = %target, "a key of the batch exists: merging instead of copying");
+            caches
+                .direct_cooldown
+                .insert(target.clone(), DIRECT_COPY_COOLDOWN);
+            Ok(None)
+        }
+        Err(e) => Err(SinkError::warehouse(format!("COPY into {target}"))(e)),
+    }
+}
+
+async fn copy_in(
+    tx: &Transaction<'_>,
+    sql: &str,
+    data: Vec<u8>,
+) -> Result<u64, tokio_postgres::Error> {
+    let sink_stream = tx.copy_in::<_, bytes::Bytes>(sql).await?;
+    futures_util::pin_mut!(sink_stream);
+    sink_stream.send(bytes::Bytes::from(data)).await?;
+    sink_stream.finish().await
+}
+
+async fn append_history_of(
+    tx: &Transaction<'_>,
+    config: &SinkConfig,
+    caches: &mut Caches,
+    target: &TableName,
+    columns: &[(Ident, String)],
+    prepared: &PreparedTable,
+) -> Result<(), SinkError> {
+    match &config.history {
+        Some(history) if !prepared.history.is_empty() => {
+            append_history(tx, history, caches, target, columns, &prepared.history).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The history mode's share of a table's batch: the history table created or given
@@ -466,17 +539,9 @@ async fn append_history(
     }
     let names: Vec<Ident> = columns.iter().map(|(n, _)| n.clone()).collect();
     let (copy_sql, copy_data) = history::copy(&name, &names, rows);
-    let copy_failed = || SinkError::warehouse(format!("COPY into {name}"));
-    let sink_stream = tx
-        .copy_in::<_, bytes::Bytes>(&copy_sql)
+    copy_in(tx, &copy_sql, copy_data)
         .await
-        .map_err(copy_failed())?;
-    futures_util::pin_mut!(sink_stream);
-    sink_stream
-        .send(bytes::Bytes::from(copy_data))
-        .await
-        .map_err(copy_failed())?;
-    sink_stream.finish().await.map_err(copy_failed())?;
+        .map_err(SinkError::warehouse(format!("COPY into {name}")))?;
     caches.histories.insert(name, known);
     Ok(())
 }

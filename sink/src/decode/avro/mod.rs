@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use pgcdc_schemas::avro::parse::parse_schema;
 use pgcdc_schemas::avro::{
-    decode_datum, wire, AvroConverterConfig, AvroError, AvroSchema, RegistryClient, SchemaId,
+    decode_datum_named, wire, AvroConverterConfig, AvroError, AvroSchema, RegistryClient, SchemaId,
 };
 use pgcdc_schemas::connect::{Schema, Value};
 
@@ -27,6 +27,7 @@ const SCHEMA_CACHE_LIMIT: usize = 4096;
 #[derive(Debug)]
 struct WriterSchema {
     avro: AvroSchema,
+    names: schema::Names,
     connect: Arc<Schema>,
 }
 
@@ -82,10 +83,9 @@ impl AvroDecoder {
             Some(Err(why)) => return Err(format!("schema id {id}: {why}")),
             None => return Err(format!("schema id {id} was not fetched")),
         };
-        let datum = decode_datum(&writer.avro, datum)
+        let datum = decode_datum_named(&writer.avro, &writer.names, datum)
             .map_err(|e| format!("Avro data of schema id {id}: {e}"))?;
-        let names = schema::names(&writer.avro);
-        let value = value::connect_value(&writer.avro, &writer.connect, &datum, &names)
+        let value = value::connect_value(&writer.avro, &writer.connect, &datum, &writer.names)
             .map_err(|e| format!("Avro data of schema id {id}: {e}"))?;
         Ok((Arc::clone(&writer.connect), value))
     }
@@ -96,6 +96,7 @@ fn writer_schema(text: &str) -> Result<WriterSchema, String> {
     let avro = parse_schema(text).map_err(|e| e.to_string())?;
     let connect = schema::connect_schema(&avro)?;
     Ok(WriterSchema {
+        names: schema::names(&avro),
         avro,
         connect: Arc::new(connect),
     })
@@ -105,9 +106,9 @@ fn writer_schema(text: &str) -> Result<WriterSchema, String> {
 #[cfg(test)]
 pub(crate) fn decode_with(text: &str, datum: &[u8]) -> Result<(Schema, Value), String> {
     let writer = writer_schema(text)?;
-    let avro_value = decode_datum(&writer.avro, datum).map_err(|e| e.to_string())?;
-    let names = schema::names(&writer.avro);
-    let value = value::connect_value(&writer.avro, &writer.connect, &avro_value, &names)?;
+    let avro_value =
+        decode_datum_named(&writer.avro, &writer.names, datum).map_err(|e| e.to_string())?;
+    let value = value::connect_value(&writer.avro, &writer.connect, &avro_value, &writer.names)?;
     Ok((Arc::unwrap_or_clone(writer.connect), value))
 }
 

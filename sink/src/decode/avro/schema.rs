@@ -56,13 +56,16 @@ const DEFAULT_DECIMAL_PRECISION: i64 = 64;
 const MAX_DEPTH: usize = 64;
 
 /// Named types of one schema, by full name (the first definition wins, as Avro
-/// writes later ones as references).
-pub type Names<'a> = HashMap<String, &'a AvroSchema>;
+/// writes later ones as references). Owned, so a decoder collects them once per
+/// writer schema rather than once per record.
+pub type Names = HashMap<String, AvroSchema>;
 
-pub fn names(schema: &AvroSchema) -> Names<'_> {
-    fn collect<'a>(schema: &'a AvroSchema, names: &mut Names<'a>) {
+pub fn names(schema: &AvroSchema) -> Names {
+    fn collect(schema: &AvroSchema, names: &mut Names) {
         if let (Some(name), false) = (schema.name(), matches!(schema.kind, AvroKind::Ref(_))) {
-            names.entry(name.full_name()).or_insert(schema);
+            names
+                .entry(name.full_name())
+                .or_insert_with(|| schema.clone());
         }
         match &schema.kind {
             AvroKind::Array(inner) | AvroKind::Map(inner) => collect(inner, names),
@@ -79,11 +82,10 @@ pub fn names(schema: &AvroSchema) -> Names<'_> {
 }
 
 /// A reference resolved to its definition.
-pub fn resolve<'a>(schema: &'a AvroSchema, names: &Names<'a>) -> Result<&'a AvroSchema, String> {
+pub fn resolve<'a>(schema: &'a AvroSchema, names: &'a Names) -> Result<&'a AvroSchema, String> {
     match &schema.kind {
         AvroKind::Ref(name) => names
             .get(&name.full_name())
-            .copied()
             .ok_or_else(|| format!("the schema does not define {}", name.full_name())),
         _ => Ok(schema),
     }
@@ -122,8 +124,8 @@ struct Context<'a> {
     reference: bool,
 }
 
-struct Reader<'n, 'a> {
-    names: &'n Names<'a>,
+struct Reader<'a> {
+    names: &'a Names,
     /// Named types being converted (a reference to one of them is a cycle).
     open: Vec<String>,
 }
@@ -136,7 +138,7 @@ fn child(path: &str, name: &str) -> String {
     }
 }
 
-impl<'a> Reader<'_, 'a> {
+impl<'a> Reader<'a> {
     fn convert(
         &mut self,
         schema: &'a AvroSchema,

@@ -11,11 +11,11 @@ use pgcdc_schemas::connect::{Schema, SchemaKind, Value};
 use super::schema::{is_map_entry, resolve, Names, DECIMAL, UNION};
 
 /// The Connect value of `value`, written with `avro`, read as `connect`.
-pub fn connect_value(
-    avro: &AvroSchema,
+pub fn connect_value<'a>(
+    avro: &'a AvroSchema,
     connect: &Schema,
     value: &AvroValue,
-    names: &Names<'_>,
+    names: &'a Names,
 ) -> Result<Value, String> {
     let avro = resolve(avro, names)?;
     let mismatch = || {
