@@ -29,8 +29,9 @@
 //!   minus the event's `source.ts_us` (the transaction's commit time, from pgoutput's
 //!   Begin message), Avro values decoded with the registry's schemas (`-`: JSON
 //!   values); records committed in the first SKIP_S seconds are left out (warm-up);
-//! - `sink-latency TOPIC COMMITS_FILE SKIP_S` (bench/run sink): for every record of the
-//!   JSON-keyed TOPIC, the warehouse commit of its row minus the broker's append time.
+//! - `sink-latency TOPIC REGISTRY_URL|- COMMITS_FILE SKIP_S` (bench/run sink): for every
+//!   record of TOPIC, the warehouse commit of its row minus the broker's append time
+//!   (keys holding an `id`, Avro read with the registry's schemas, `-`: JSON).
 //!   COMMITS_FILE holds `id<TAB>commit_us` lines (the row's key and
 //!   `pg_xact_commit_timestamp(xmin)` in µs, read from the warehouse after the run);
 //!   a key written more than once counts its last record; records appended in the
@@ -108,7 +109,7 @@ fn main() {
         "replay" => runtime.block_on(replay(&args)),
         "generate" => runtime.block_on(generate(&args)),
         "latency" => runtime.block_on(latency(&args)),
-        "sink-latency" => sink_latency(&args),
+        "sink-latency" => runtime.block_on(sink_latency(&args)),
         other => fail(format!("unknown subcommand {other}")),
     };
     if let Err(e) = result {
@@ -515,33 +516,14 @@ async fn latency(args: &[String]) -> Result<()> {
     let topic = text(args, 1, "a topic")?;
     let registry = text(args, 2, "a registry URL or -")?;
     let skip_s: f64 = number(args, 3, "seconds of warm-up to leave out")?;
-    let client = (registry != "-")
-        .then(|| RegistryClient::new(&AvroConverterConfig::new(registry)))
-        .transpose()?;
-    let mut schemas: std::collections::HashMap<u32, AvroSchema> = Default::default();
+    let mut reader = ValueReader::new(registry)?;
     let (_, records) = read_all(topic)?;
     let mut samples: Vec<(i64, i64)> = Vec::with_capacity(records.len()); // (commit µs, latency µs)
     for record in &records {
         let Some(bytes) = record.value.as_deref() else {
             continue;
         };
-        let value = match &client {
-            None => serde_json::from_slice::<Value>(bytes)?,
-            Some(client) => {
-                if bytes.len() < 5 || bytes[0] != 0 {
-                    return fail("a value not in Confluent's wire format");
-                }
-                let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
-                let schema = match schemas.entry(id) {
-                    std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(slot) => {
-                        let text = client.schema_by_id(SchemaId(id)).await?;
-                        slot.insert(parse_schema(&text)?)
-                    }
-                };
-                decode_datum(schema, &bytes[5..])?.to_json()
-            }
-        };
+        let value = reader.read(bytes).await?;
         let commit = commit_us(&value).ok_or("an event without source.ts_us or ts_ms")?;
         samples.push((commit, record.append_ms * 1000 - commit));
     }
@@ -576,10 +558,40 @@ async fn latency(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// The `id` of a JSON record key, with or without its schema (`{"schema":…,"payload":…}`).
-fn key_id(key: &[u8]) -> Option<i64> {
-    let key: Value = serde_json::from_slice(key).ok()?;
-    key.get("payload").unwrap_or(&key).get("id")?.as_i64()
+/// Reads record values or keys as JSON: JSON itself, or Avro in Confluent's wire
+/// format through the registry (schemas fetched once per id).
+struct ValueReader {
+    client: Option<RegistryClient>,
+    schemas: std::collections::HashMap<u32, AvroSchema>,
+}
+
+impl ValueReader {
+    fn new(registry: &str) -> Result<ValueReader> {
+        Ok(ValueReader {
+            client: (registry != "-")
+                .then(|| RegistryClient::new(&AvroConverterConfig::new(registry)))
+                .transpose()?,
+            schemas: Default::default(),
+        })
+    }
+
+    async fn read(&mut self, bytes: &[u8]) -> Result<Value> {
+        let Some(client) = &self.client else {
+            return Ok(serde_json::from_slice::<Value>(bytes)?);
+        };
+        if bytes.len() < 5 || bytes[0] != 0 {
+            return fail("a record not in Confluent's wire format");
+        }
+        let id = u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]);
+        let schema = match self.schemas.entry(id) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let text = client.schema_by_id(SchemaId(id)).await?;
+                slot.insert(parse_schema(&text)?)
+            }
+        };
+        Ok(decode_datum(schema, &bytes[5..])?.to_json())
+    }
 }
 
 /// `at(q)` over sorted microseconds, in milliseconds.
@@ -587,10 +599,11 @@ fn percentiles(sorted: &[i64]) -> impl Fn(f64) -> f64 + '_ {
     move |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1e3
 }
 
-fn sink_latency(args: &[String]) -> Result<()> {
+async fn sink_latency(args: &[String]) -> Result<()> {
     let topic = text(args, 1, "a topic")?;
-    let commits_file = text(args, 2, "a file of id<TAB>commit_us lines")?;
-    let skip_s: f64 = number(args, 3, "seconds of warm-up to leave out")?;
+    let mut reader = ValueReader::new(text(args, 2, "a registry URL or -")?)?;
+    let commits_file = text(args, 3, "a file of id<TAB>commit_us lines")?;
+    let skip_s: f64 = number(args, 4, "seconds of warm-up to leave out")?;
     let mut commits = std::collections::HashMap::new();
     for (n, line) in std::fs::read_to_string(commits_file)?.lines().enumerate() {
         let parsed = line
@@ -608,11 +621,13 @@ fn sink_latency(args: &[String]) -> Result<()> {
     // The last record of each key: the one whose apply the warehouse row shows.
     let mut appended = std::collections::HashMap::new();
     for record in &records {
-        let id = record.key.as_deref().and_then(key_id);
-        let Some(id) = id else {
-            return fail(format!(
-                "{topic}: a record without a JSON key holding an id"
-            ));
+        let key = match record.key.as_deref() {
+            Some(bytes) => reader.read(bytes).await?,
+            None => Value::Null,
+        };
+        let id = key.get("payload").unwrap_or(&key).get("id");
+        let Some(id) = id.and_then(Value::as_i64) else {
+            return fail(format!("{topic}: a record without a key holding an id"));
         };
         appended.insert(id, record.append_ms);
     }

@@ -598,6 +598,12 @@ fn facts_consumer(
     if config.get("client.id").is_none() {
         config.set("client.id", format!("pgcdc-dashboard-{}", spec.name));
     }
+    if config.get("fetch.queue.backoff.ms").is_none() {
+        // librdkafka pauses a partition's fetches for 1 s by default once its local
+        // queue holds 64 MiB, which change events with schemas (~3 KiB each) fill in
+        // well under a second: the engine then waits for the rest of it.
+        config.set("fetch.queue.backoff.ms", "10");
+    }
     let consumer: StreamConsumer<GroupContext> =
         config.create_with_context(GroupContext { writer, handover })?;
     let topics = spec.fact_topics();
