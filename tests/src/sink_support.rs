@@ -412,11 +412,19 @@ pub struct SinkProcess {
 impl SinkProcess {
     /// Starts the binary with `properties` (written to `<label>.json` beside its log,
     /// `<label>.log`, under the test artifacts directory) and extra `--kafka` settings.
+    ///
+    /// The warehouse password is not written to the file: the file says
+    /// `${env:PGCDC_SINK_PASSWORD}` and the process gets it in its environment, as a
+    /// deployment would keep it, so these tests also cover the resolution.
     pub fn start(label: &str, properties: &Value, kafka: &[&str]) -> anyhow::Result<SinkProcess> {
         let config = crate::process::artifact_path(&format!("{label}.json"))?;
+        let mut written = properties.clone();
+        let password = written
+            .get_mut("connection.password")
+            .map(|p| std::mem::replace(p, json!("${env:PGCDC_SINK_PASSWORD}")));
         std::fs::write(
             &config,
-            serde_json::to_vec_pretty(&json!({ "config": properties }))?,
+            serde_json::to_vec_pretty(&json!({ "config": written }))?,
         )?;
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -430,6 +438,9 @@ impl SinkProcess {
             .args(["--bootstrap-servers", crate::Stack::get().kafka_bootstrap()]);
         for setting in kafka {
             command.args(["--kafka", setting]);
+        }
+        if let Some(password) = password.as_ref().and_then(Value::as_str) {
+            command.env("PGCDC_SINK_PASSWORD", password);
         }
         let child = command
             .env(
