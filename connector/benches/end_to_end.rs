@@ -541,19 +541,12 @@ async fn latency(args: &[String]) -> Result<()> {
     }
     let last_commit = samples.iter().map(|s| s.0).max().unwrap_or(since);
     latencies.sort_unstable();
-    let at = percentiles(&latencies);
     println!(
-        "events={} measured={} commit_span_s={:.3} p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} \
-         p999_ms={:.1} max_ms={:.1} min_ms={:.1}",
+        "events={} measured={} commit_span_s={:.3} {}",
         samples.len(),
         latencies.len(),
         (last_commit - since) as f64 / 1e6,
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(0.999),
-        at(1.0),
-        at(0.0)
+        percentile_fields(&latencies)
     );
     Ok(())
 }
@@ -595,8 +588,19 @@ impl ValueReader {
 }
 
 /// `at(q)` over sorted microseconds, in milliseconds.
-fn percentiles(sorted: &[i64]) -> impl Fn(f64) -> f64 + '_ {
-    move |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1e3
+/// The percentile fields both latency reports print (`p50_ms=… max_ms=… min_ms=…`)
+/// of sorted microseconds, in milliseconds.
+fn percentile_fields(sorted: &[i64]) -> String {
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize] as f64 / 1e3;
+    format!(
+        "p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} p999_ms={:.1} max_ms={:.1} min_ms={:.1}",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        at(0.999),
+        at(1.0),
+        at(0.0)
+    )
 }
 
 async fn sink_latency(args: &[String]) -> Result<()> {
@@ -650,18 +654,11 @@ async fn sink_latency(args: &[String]) -> Result<()> {
         return fail("no record after the warm-up was found in the warehouse");
     }
     latencies.sort_unstable();
-    let at = percentiles(&latencies);
     println!(
-        "records={} measured={} missing={missing} p50_ms={:.1} p90_ms={:.1} p99_ms={:.1} \
-         p999_ms={:.1} max_ms={:.1} min_ms={:.1}",
+        "records={} measured={} missing={missing} {}",
         records.len(),
         latencies.len(),
-        at(0.5),
-        at(0.9),
-        at(0.99),
-        at(0.999),
-        at(1.0),
-        at(0.0)
+        percentile_fields(&latencies)
     );
     Ok(())
 }
