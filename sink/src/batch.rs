@@ -17,7 +17,7 @@ use crate::history::HistoryRow;
 use crate::naming::{TableName, TableNameFormat};
 use crate::plan::{self, Change, TablePlan};
 use crate::poison::{RecordFailure, Rejected, Stage};
-use crate::table::{RowLayout, TableSpec};
+use crate::table::{Placement, RowLayout, TableSpec};
 
 /// One consumed Kafka record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,7 +262,20 @@ impl Preparer {
             let name = table.name;
             let mut changes = Vec::with_capacity(table.events.len());
             let mut history = Vec::new();
+            // Few layouts per table (one per schema version and kind of change).
+            let mut placements: Vec<(*const RowLayout, Placement)> = Vec::new();
             for (layout, change, index) in table.events {
+                let placement = layout.as_ref().map(|layout| {
+                    let id = Arc::as_ptr(layout);
+                    match placements.iter().position(|(p, _)| *p == id) {
+                        Some(at) => at,
+                        None => {
+                            placements.push((id, layout.placement(&spec)));
+                            placements.len() - 1
+                        }
+                    }
+                });
+                let placement = placement.map(|at| &placements[at].1);
                 let fail = |e: crate::table::LayoutError| {
                     RecordFailure::new(Stage::TaskPut, format!("table {name}: {e}"))
                 };
@@ -274,8 +287,8 @@ impl Preparer {
                     (Operation::Upsert, Some(layout)) => layout
                         .key_texts(key_value, row_values)
                         .and_then(|key| {
-                            let cells = layout.cells(
-                                &spec,
+                            let cells = layout.placed_cells(
+                                placement.expect("a layout has its placement"),
                                 row_values.unwrap_or_default(),
                                 key.as_deref(),
                                 placeholder,
@@ -292,7 +305,9 @@ impl Preparer {
                             .key_texts(key_value, key_row)
                             .map(|key| {
                                 key.map(|key| {
-                                    let cells = layout.key_cells(&spec, &key);
+                                    let cells = placement
+                                        .expect("a layout has its placement")
+                                        .key_cells(&key);
                                     Change::Delete { key, cells }
                                 })
                             })

@@ -228,6 +228,26 @@ impl RowLayout {
         Ok(Some(texts))
     }
 
+    /// Where this layout's columns and key columns sit in `target` (a spec that
+    /// includes them): worked out once per batch, not once per record.
+    pub fn placement(&self, target: &TableSpec) -> Placement {
+        Placement {
+            width: target.columns.len(),
+            columns: self
+                .spec
+                .columns
+                .iter()
+                .map(|c| target.column_index(&c.name))
+                .collect(),
+            key: self
+                .spec
+                .key
+                .iter()
+                .map(|k| target.column_index(k))
+                .collect(),
+        }
+    }
+
     /// The cells of a row image, one per column of `target` (a spec that includes
     /// this layout's columns); columns this layout does not have are absent, and key
     /// columns hold `key` when given.
@@ -238,43 +258,66 @@ impl RowLayout {
         key: Option<&[String]>,
         placeholder: &[u8],
     ) -> Result<Vec<Cell>, LayoutError> {
-        let mut cells = vec![Cell::Absent; target.columns.len()];
-        for (column, (field, schema)) in self
-            .spec
-            .columns
-            .iter()
-            .zip(self.row_fields.iter().zip(&self.row_schemas))
-        {
-            let (Some(field), Some(schema)) = (field, schema) else {
-                continue;
-            };
-            let Some(position) = target.column_index(&column.name) else {
+        self.placed_cells(&self.placement(target), row, key, placeholder)
+    }
+
+    /// [`RowLayout::cells`] with the placement worked out beforehand.
+    pub fn placed_cells(
+        &self,
+        placement: &Placement,
+        row: &[Value],
+        key: Option<&[String]>,
+        placeholder: &[u8],
+    ) -> Result<Vec<Cell>, LayoutError> {
+        let mut cells = vec![Cell::Absent; placement.width];
+        for (column, ((field, schema), position)) in self.spec.columns.iter().zip(
+            self.row_fields
+                .iter()
+                .zip(&self.row_schemas)
+                .zip(&placement.columns),
+        ) {
+            let (Some(field), Some(schema), Some(position)) = (field, schema, position) else {
                 continue;
             };
             let value = row.get(*field).unwrap_or(&Value::Null);
-            cells[position] =
+            cells[*position] =
                 values::cell(schema, value, placeholder).map_err(|reason| LayoutError::Field {
                     field: column.name.as_str().to_owned(),
                     reason,
                 })?;
         }
         if let Some(key) = key {
-            self.put_key(target, key, &mut cells);
+            placement.put_key(key, &mut cells);
         }
         Ok(cells)
     }
 
     /// Cells holding only the key (a delete).
     pub fn key_cells(&self, target: &TableSpec, key: &[String]) -> Vec<Cell> {
-        let mut cells = vec![Cell::Absent; target.columns.len()];
-        self.put_key(target, key, &mut cells);
+        self.placement(target).key_cells(key)
+    }
+}
+
+/// A [`RowLayout`]'s columns as positions in a batch's table spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    width: usize,
+    columns: Vec<Option<usize>>,
+    key: Vec<Option<usize>>,
+}
+
+impl Placement {
+    /// Cells holding only the key (a delete).
+    pub fn key_cells(&self, key: &[String]) -> Vec<Cell> {
+        let mut cells = vec![Cell::Absent; self.width];
+        self.put_key(key, &mut cells);
         cells
     }
 
-    fn put_key(&self, target: &TableSpec, key: &[String], cells: &mut [Cell]) {
-        for (name, text) in self.spec.key.iter().zip(key) {
-            if let Some(position) = target.column_index(name) {
-                cells[position] = Cell::Text(text.clone());
+    fn put_key(&self, key: &[String], cells: &mut [Cell]) {
+        for (position, text) in self.key.iter().zip(key) {
+            if let Some(position) = position {
+                cells[*position] = Cell::Text(text.clone());
             }
         }
     }

@@ -18,7 +18,16 @@ const SCHEMA_CACHE_LIMIT: usize = 4096;
 #[derive(Debug, Default)]
 pub struct JsonDecoder {
     schemas: HashMap<Box<str>, Arc<Schema>>,
+    /// The last record's schema text and schema. JsonConverter writes every record
+    /// of a table as `{"schema":<the same text>,"payload":…}`, so a record that
+    /// starts with that text needs only its payload read: the schema (most of the
+    /// record's bytes) is neither scanned nor hashed again.
+    last: Option<(Box<[u8]>, Arc<Schema>)>,
 }
+
+/// What JsonConverter writes around the schema text and the payload.
+const BEFORE_SCHEMA: &[u8] = b"{\"schema\":";
+const BEFORE_PAYLOAD: &[u8] = b",\"payload\":";
 
 #[derive(Deserialize)]
 struct Enveloped<'a> {
@@ -98,6 +107,9 @@ impl JsonDecoder {
     /// The schema and value of one record's key or value bytes; `None` for a JSON
     /// `null` schema (JsonConverter's null record).
     pub fn decode(&mut self, bytes: &[u8]) -> Result<Option<(Arc<Schema>, Value)>, String> {
+        if let Some(decoded) = self.decode_with_last_schema(bytes) {
+            return decoded.map(Some);
+        }
         let enveloped: Enveloped<'_> = serde_json::from_slice(bytes).map_err(|e| {
             format!("not JsonConverter output with schemas.enable=true ({{\"schema\":…,\"payload\":…}}): {e}")
         })?;
@@ -111,12 +123,32 @@ impl JsonDecoder {
             return Ok(None);
         };
         let schema = self.schema(schema_text.get())?;
+        self.last = Some((schema_text.get().as_bytes().into(), Arc::clone(&schema)));
         let payload: Json = match payload {
             Some(raw) => serde_json::from_str(raw.get()).map_err(|e| e.to_string())?,
             None => Json::Null,
         };
         let value = value_from_json(&schema, &payload, "payload")?;
         Ok(Some((schema, value)))
+    }
+
+    /// The record read with the last record's schema, when it is written exactly as
+    /// JsonConverter writes it with that schema text; `None` sends it the long way
+    /// (which also reports what is wrong with a malformed record).
+    fn decode_with_last_schema(
+        &self,
+        bytes: &[u8],
+    ) -> Option<Result<(Arc<Schema>, Value), String>> {
+        let (text, schema) = self.last.as_ref()?;
+        let payload = bytes
+            .strip_prefix(BEFORE_SCHEMA)?
+            .strip_prefix(&text[..])?
+            .strip_prefix(BEFORE_PAYLOAD)?
+            .strip_suffix(b"}")?;
+        // The whole of `payload` must be one JSON value for the record to be the
+        // object `{"schema":…,"payload":…}`.
+        let payload: Json = serde_json::from_slice(payload).ok()?;
+        Some(value_from_json(schema, &payload, "payload").map(|value| (Arc::clone(schema), value)))
     }
 
     fn schema(&mut self, text: &str) -> Result<Arc<Schema>, String> {
@@ -192,8 +224,29 @@ fn convert_schema(json: JsonSchema, path: &str) -> Result<Schema, String> {
     Ok(schema)
 }
 
-/// A payload read with its schema.
+/// A payload read with its schema; `path` names it in errors.
 pub fn value_from_json(schema: &Schema, json: &Json, path: &str) -> Result<Value, String> {
+    value_at(schema, json, &Path::Root(path))
+}
+
+/// Where a value sits in a payload: written out only for an error, so that reading a
+/// struct's fields builds no text.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root(&'a str),
+    Field(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(root) => f.write_str(root),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+        }
+    }
+}
+
+fn value_at(schema: &Schema, json: &Json, path: &Path<'_>) -> Result<Value, String> {
     if json.is_null() {
         return Ok(Value::Null);
     }
@@ -228,7 +281,7 @@ pub fn value_from_json(schema: &Schema, json: &Json, path: &str) -> Result<Value
             json.as_array()
                 .ok_or_else(mismatch)?
                 .iter()
-                .map(|item| value_from_json(items, item, path))
+                .map(|item| value_at(items, item, path))
                 .collect::<Result<_, _>>()?,
         ),
         SchemaKind::Map { keys, values } => {
@@ -237,9 +290,7 @@ pub fn value_from_json(schema: &Schema, json: &Json, path: &str) -> Result<Value
                 Value::Map(
                     object
                         .iter()
-                        .map(|(k, v)| {
-                            Ok((Value::String(k.clone()), value_from_json(values, v, path)?))
-                        })
+                        .map(|(k, v)| Ok((Value::String(k.clone()), value_at(values, v, path)?)))
                         .collect::<Result<_, String>>()?,
                 )
             } else {
@@ -248,10 +299,9 @@ pub fn value_from_json(schema: &Schema, json: &Json, path: &str) -> Result<Value
                     pairs
                         .iter()
                         .map(|pair| match pair.as_array().map(Vec::as_slice) {
-                            Some([k, v]) => Ok((
-                                value_from_json(keys, k, path)?,
-                                value_from_json(values, v, path)?,
-                            )),
+                            Some([k, v]) => {
+                                Ok((value_at(keys, k, path)?, value_at(values, v, path)?))
+                            }
                             _ => Err(format!(
                                 "{path}: map entry {pair} is not a [key, value] pair"
                             )),
@@ -266,9 +316,7 @@ pub fn value_from_json(schema: &Schema, json: &Json, path: &str) -> Result<Value
                 fields
                     .iter()
                     .map(|field| match object.get(&field.name) {
-                        Some(v) => {
-                            value_from_json(&field.schema, v, &format!("{path}.{}", field.name))
-                        }
+                        Some(v) => value_at(&field.schema, v, &Path::Field(path, &field.name)),
                         None => Ok(Value::Null),
                     })
                     .collect::<Result<_, _>>()?,
@@ -354,6 +402,46 @@ mod tests {
         // The second record with the same schema comes from the cache.
         let (again, _) = decoder.decode(&bytes).expect("decodes").expect("some");
         assert!(Arc::ptr_eq(&again, &read_schema));
+    }
+
+    /// A record written with the last record's schema text reads as a fresh decoder
+    /// reads it, whether its payload is fine, malformed, or followed by more keys.
+    #[test]
+    fn records_with_the_last_schema_read_as_any_other() {
+        let schema = r#"{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"},{"type":"string","optional":true,"field":"s"}],"optional":false}"#;
+        let record = |payload: &str| format!(r#"{{"schema":{schema},"payload":{payload}}}"#);
+        let mut warm = JsonDecoder::default();
+        warm.decode(record(r#"{"id":1,"s":"a"}"#).as_bytes())
+            .expect("decodes");
+        assert!(warm.last.is_some());
+        for bytes in [
+            record(r#"{"id":2,"s":null}"#),
+            record(r#"{"id":3}"#),
+            record("null"),
+            record(r#"{"id":"x"}"#),
+            record(r#"{"id":4"#),
+            record(r#"{"id":5} "#),
+            format!(r#"{{"schema":{schema},"payload":{{"id":6}},"extra":1}}"#),
+            format!(r#"{{"schema":{schema},"payload":{{"id":7}}}} "#),
+            format!(r#"{{"schema":{schema},"payload":{{"id":8}}}}}}"#),
+            format!(r#"{{"schema":{schema} ,"payload":{{"id":9}}}}"#),
+        ] {
+            let fresh = JsonDecoder::default().decode(bytes.as_bytes());
+            let read = warm.decode(bytes.as_bytes());
+            match (&read, &fresh) {
+                (Ok(Some((a, x))), Ok(Some((b, y)))) => {
+                    assert_eq!((a.as_ref(), x), (b.as_ref(), y), "{bytes}")
+                }
+                (Err(_), Err(_)) => {}
+                _ => panic!("{bytes}: read {read:?}, a fresh decoder {fresh:?}"),
+            }
+        }
+        // The first records fit the schema, the id "x" does not.
+        assert!(warm.decode(record(r#"{"id":"x"}"#).as_bytes()).is_err());
+        assert!(matches!(
+            warm.decode(record(r#"{"id":2}"#).as_bytes()),
+            Ok(Some((_, Value::Struct(v)))) if v == [Value::Int32(2), Value::Null]
+        ));
     }
 
     #[test]

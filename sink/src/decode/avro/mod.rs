@@ -8,26 +8,26 @@
 //! registry that cannot be reached is the task's problem (retried); an id the
 //! registry does not know, or a schema with no Connect form, is the record's.
 
+pub mod read;
 pub mod schema;
 pub mod value;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+#[cfg(test)]
+use pgcdc_schemas::avro::decode_datum_named;
 use pgcdc_schemas::avro::parse::parse_schema;
-use pgcdc_schemas::avro::{
-    decode_datum_named, wire, AvroConverterConfig, AvroError, AvroSchema, RegistryClient, SchemaId,
-};
+use pgcdc_schemas::avro::{wire, AvroConverterConfig, AvroError, RegistryClient, SchemaId};
 use pgcdc_schemas::connect::{Schema, Value};
 
 /// How many distinct schema ids are kept parsed before the cache starts over.
 const SCHEMA_CACHE_LIMIT: usize = 4096;
 
-/// A writer's schema, parsed, with its Connect form.
+/// A writer's schema: its Connect form, and how to read its datums as that.
 #[derive(Debug)]
 struct WriterSchema {
-    avro: AvroSchema,
-    names: schema::Names,
+    reading: read::Reading,
     connect: Arc<Schema>,
 }
 
@@ -83,9 +83,9 @@ impl AvroDecoder {
             Some(Err(why)) => return Err(format!("schema id {id}: {why}")),
             None => return Err(format!("schema id {id} was not fetched")),
         };
-        let datum = decode_datum_named(&writer.avro, &writer.names, datum)
-            .map_err(|e| format!("Avro data of schema id {id}: {e}"))?;
-        let value = value::connect_value(&writer.avro, &writer.connect, &datum, &writer.names)
+        let value = writer
+            .reading
+            .read_datum(datum)
             .map_err(|e| format!("Avro data of schema id {id}: {e}"))?;
         Ok((Arc::clone(&writer.connect), value))
     }
@@ -95,21 +95,57 @@ impl AvroDecoder {
 fn writer_schema(text: &str) -> Result<WriterSchema, String> {
     let avro = parse_schema(text).map_err(|e| e.to_string())?;
     let connect = schema::connect_schema(&avro)?;
+    let reading = read::compile(&avro, &connect, &schema::names(&avro))?;
     Ok(WriterSchema {
-        names: schema::names(&avro),
-        avro,
+        reading,
         connect: Arc::new(connect),
     })
 }
 
-/// For tests: reads a datum of a schema text without a registry.
+/// For tests: reads a datum of a schema text without a registry, the way the sink
+/// does.
 #[cfg(test)]
 pub(crate) fn decode_with(text: &str, datum: &[u8]) -> Result<(Schema, Value), String> {
     let writer = writer_schema(text)?;
-    let avro_value =
-        decode_datum_named(&writer.avro, &writer.names, datum).map_err(|e| e.to_string())?;
-    let value = value::connect_value(&writer.avro, &writer.connect, &avro_value, &writer.names)?;
+    let value = writer
+        .reading
+        .read_datum(datum)
+        .map_err(|e| e.to_string())?;
     Ok((Arc::unwrap_or_clone(writer.connect), value))
+}
+
+/// For tests: a schema text's compiled reading, and the same datum read in two steps
+/// (into an Avro value, that into a Connect value), to hold one to the other.
+#[cfg(test)]
+pub(crate) struct BothPaths {
+    writer: WriterSchema,
+    avro: pgcdc_schemas::avro::AvroSchema,
+    names: schema::Names,
+}
+
+#[cfg(test)]
+impl BothPaths {
+    pub(crate) fn new(text: &str) -> Result<BothPaths, String> {
+        let avro = parse_schema(text).map_err(|e| e.to_string())?;
+        Ok(BothPaths {
+            writer: writer_schema(text)?,
+            names: schema::names(&avro),
+            avro,
+        })
+    }
+
+    pub(crate) fn compiled(&self, datum: &[u8]) -> Result<Value, String> {
+        self.writer
+            .reading
+            .read_datum(datum)
+            .map_err(|e| e.to_string())
+    }
+
+    pub(crate) fn in_two_steps(&self, datum: &[u8]) -> Result<Value, String> {
+        let avro_value =
+            decode_datum_named(&self.avro, &self.names, datum).map_err(|e| e.to_string())?;
+        value::connect_value(&self.avro, &self.writer.connect, &avro_value, &self.names)
+    }
 }
 
 #[cfg(test)]
