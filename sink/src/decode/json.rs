@@ -147,8 +147,12 @@ impl JsonDecoder {
             .strip_suffix(b"}")?;
         // The whole of `payload` must be one JSON value for the record to be the
         // object `{"schema":…,"payload":…}`.
-        let payload: Json = serde_json::from_slice(payload).ok()?;
-        Some(value_from_json(schema, &payload, "payload").map(|value| (Arc::clone(schema), value)))
+        let value = match super::payload::read(schema, payload) {
+            Some(value) => Ok(value),
+            // Says why (or, not being JSON, goes the long way).
+            None => value_from_json(schema, &serde_json::from_slice(payload).ok()?, "payload"),
+        };
+        Some(value.map(|value| (Arc::clone(schema), value)))
     }
 
     fn schema(&mut self, text: &str) -> Result<Arc<Schema>, String> {

@@ -5,6 +5,7 @@
 
 pub mod avro;
 pub mod json;
+pub mod payload;
 
 use std::sync::Arc;
 
