@@ -254,15 +254,22 @@ fn push_copy_cell(out: &mut Vec<u8>, cell: &Cell) {
 
 /// COPY's text format: backslash escapes for the characters that delimit.
 pub(crate) fn push_copy_text(out: &mut Vec<u8>, text: &str) {
-    for &b in text.as_bytes() {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            _ => out.push(b),
-        }
+    // Runs without such characters (nearly all text) are copied whole.
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (at, &b) in bytes.iter().enumerate() {
+        let escaped: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..at]);
+        out.extend_from_slice(escaped);
+        start = at + 1;
     }
+    out.extend_from_slice(&bytes[start..]);
 }
 
 #[cfg(test)]

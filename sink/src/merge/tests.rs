@@ -251,3 +251,18 @@ fn anything_but_complete_new_rows_is_merged() {
         "insert.mode=update never inserts"
     );
 }
+
+#[test]
+fn copy_text_escapes_what_delimits() {
+    let escaped = |text: &str| {
+        let mut out = Vec::new();
+        super::push_copy_text(&mut out, text);
+        String::from_utf8(out).expect("utf-8")
+    };
+    assert_eq!(escaped(""), "");
+    assert_eq!(escaped("plain é ✓"), "plain é ✓");
+    assert_eq!(escaped("a\tb\\c\nd\re"), "a\\tb\\\\c\\nd\\re");
+    assert_eq!(escaped("\t\t"), "\\t\\t");
+    assert_eq!(escaped("end\\"), "end\\\\");
+    assert_eq!(escaped("\nstart"), "\\nstart");
+}
