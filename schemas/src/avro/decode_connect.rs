@@ -197,8 +197,9 @@ fn min_size(schema: &Schema) -> usize {
     }
 }
 
-/// Drops sign-extension bytes that do not change the value.
-fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
+/// Drops sign-extension bytes that do not change the value: Connect's decimal bytes
+/// are Java's `BigInteger.toByteArray`, without the ones a fixed's width adds.
+pub fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
     let mut start = 0;
     while start + 1 < bytes.len() {
         let (b, next) = (bytes[start], bytes[start + 1]);

@@ -16,6 +16,7 @@
 
 use pgcdc_schemas::avro::binary::Reader;
 use pgcdc_schemas::avro::decode::{DecodeError, MAX_ZERO_SIZE_ITEMS};
+use pgcdc_schemas::avro::decode_connect::minimal_twos_complement;
 use pgcdc_schemas::avro::{AvroKind, AvroSchema};
 use pgcdc_schemas::connect::{Schema, SchemaKind, Value};
 
@@ -434,18 +435,4 @@ impl Datum<'_> {
             })
         }
     }
-}
-
-/// Drops sign-extension bytes that do not change the value.
-pub fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
-    let mut start = 0;
-    while start + 1 < bytes.len() {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        let redundant = (b == 0x00 && next & 0x80 == 0) || (b == 0xFF && next & 0x80 != 0);
-        if !redundant {
-            break;
-        }
-        start += 1;
-    }
-    &bytes[start..]
 }

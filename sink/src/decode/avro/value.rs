@@ -5,6 +5,7 @@
 //! stand for. Pure; a datum that does not fit (which the Avro decoder should have
 //! refused) is an error, never a panic.
 
+use pgcdc_schemas::avro::decode_connect::minimal_twos_complement;
 use pgcdc_schemas::avro::{AvroKind, AvroSchema, AvroValue};
 use pgcdc_schemas::connect::{Schema, SchemaKind, Value};
 
@@ -157,18 +158,4 @@ pub fn connect_value<'a>(
 
 fn is_null(schema: &AvroSchema) -> bool {
     matches!(schema.kind, AvroKind::Null)
-}
-
-/// Drops sign-extension bytes that do not change the value.
-fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
-    let mut start = 0;
-    while start + 1 < bytes.len() {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        let redundant = (b == 0x00 && next & 0x80 == 0) || (b == 0xFF && next & 0x80 != 0);
-        if !redundant {
-            break;
-        }
-        start += 1;
-    }
-    &bytes[start..]
 }
