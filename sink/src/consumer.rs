@@ -32,6 +32,9 @@ pub const FETCH_QUEUE_BACKOFF_MS: &str = "10";
 /// How long the rebalance callback waits for the warehouse.
 const OFFSETS_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a seek of a rewound partition may take.
+const SEEK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An assigned partition: where the warehouse says it continues, and since when it
 /// is assigned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +178,50 @@ impl ConsumerContext for SinkContext {
             tracing::debug!(error = %e, "committing group offsets (monitoring only) failed");
         }
     }
+}
+
+/// After a batch was rolled back because another task had moved a partition's
+/// offsets (a rebalance this task had not seen yet): every partition still assigned
+/// goes back to the offset the warehouse holds, in a new epoch, so that nothing read
+/// past it counts and the rolled-back records are read again. The consumer stays in
+/// the group, so the other members see no new rebalance. Returns how many
+/// partitions were rewound.
+pub async fn rewind(
+    consumer: &SinkConsumer,
+    assignment: &Mutex<Assignment>,
+) -> Result<usize, String> {
+    let partitions: Vec<TopicPartition> = lock(assignment).positions.keys().cloned().collect();
+    if partitions.is_empty() {
+        return Ok(0);
+    }
+    let stored = consumer
+        .context()
+        .reader
+        .read(partitions.clone(), OFFSETS_TIMEOUT)
+        .await?;
+    let mut state = lock(assignment);
+    state.epoch += 1;
+    let epoch = state.epoch;
+    let mut rewound = 0;
+    for (partition, stored) in partitions.iter().zip(stored) {
+        // Revoked meanwhile: its next owner reads the warehouse's offset itself.
+        let Some(position) = state.positions.get_mut(partition) else {
+            continue;
+        };
+        *position = Position { stored, epoch };
+        // librdkafka drops what it fetched before the seek (its version barrier), so
+        // the next record of the partition is the one at `stored`.
+        consumer
+            .seek(
+                &partition.topic,
+                partition.partition,
+                stored.map_or(Offset::Beginning, Offset::Offset),
+                SEEK_TIMEOUT,
+            )
+            .map_err(|e| format!("seeking {partition} to the warehouse's offset: {e}"))?;
+        rewound += 1;
+    }
+    Ok(rewound)
 }
 
 /// A consumer subscribed to the configured topics, with its shared assignment.

@@ -43,8 +43,8 @@ pub enum SinkError {
         source: tokio_postgres::Error,
     },
     /// Another task wrote offsets of a partition this task was applying (a rebalance
-    /// this task had not noticed yet): the batch was rolled back, and the task restarts
-    /// from what the warehouse holds.
+    /// this task had not noticed yet): the batch was rolled back, and the task reads
+    /// its partitions again from what the warehouse holds.
     #[error("offsets of {topic}/{partition} moved from {expected:?} to {found:?} under this task (another sink task owns the partition now)")]
     OffsetsMoved {
         topic: String,

@@ -18,6 +18,8 @@ pub struct SinkMetrics {
     pub skipped: AtomicU64,
     /// Poison records left out under `errors.tolerance=all`.
     pub rejected: AtomicU64,
+    /// Batches rolled back by another task's offsets (see [`SinkStats::rewinds`]).
+    pub rewinds: AtomicU64,
     /// When the last batch committed, ms since the epoch (0: none yet).
     pub last_commit_ms: AtomicI64,
 }
@@ -36,6 +38,8 @@ impl SinkMetrics {
             .fetch_add(gained(stats.skipped, reported.skipped), Ordering::Relaxed);
         self.rejected
             .fetch_add(gained(stats.rejected, reported.rejected), Ordering::Relaxed);
+        self.rewinds
+            .fetch_add(gained(stats.rewinds, reported.rewinds), Ordering::Relaxed);
         if stats.batches > reported.batches {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -60,6 +64,7 @@ mod tests {
             rows: 8,
             skipped: 2,
             rejected: 0,
+            rewinds: 1,
         };
         metrics.report(&stats, &mut reported);
         metrics.report(&stats, &mut reported);
@@ -70,6 +75,7 @@ mod tests {
         assert_eq!(metrics.records.load(Ordering::Relaxed), 15);
         assert_eq!(metrics.rows.load(Ordering::Relaxed), 8);
         assert_eq!(metrics.skipped.load(Ordering::Relaxed), 2);
+        assert_eq!(metrics.rewinds.load(Ordering::Relaxed), 1);
         assert!(metrics.last_commit_ms.load(Ordering::Relaxed) > 0);
     }
 }

@@ -11,6 +11,9 @@
 //! batch (and sent to the dead-letter topic, before the batch commits: see
 //! [`crate::dead_letter`]) while the rest of the batch applies.
 //!
+//! A batch that another task's offsets rolled back (a rebalance this task saw late)
+//! rewinds the task's partitions to the warehouse's offsets and the run goes on.
+//!
 //! Shutdown (SIGTERM) drains: the open batch is applied and committed, then the task
 //! ends. [`run_until_stopped`] restarts after retriable failures with exponential
 //! backoff; every restart begins again from the warehouse's offsets.
@@ -49,6 +52,9 @@ pub struct SinkStats {
     /// Poison records left out under `errors.tolerance=all` (and sent to the
     /// dead-letter topic when one is set).
     pub rejected: u64,
+    /// Batches another task's offsets rolled back (a rebalance seen late), after
+    /// which the task read its partitions again from the warehouse's offsets.
+    pub rewinds: u64,
 }
 
 #[derive(Debug)]
@@ -150,7 +156,7 @@ pub async fn run_with_metrics(
                 .since
                 .is_some_and(|since| since.elapsed() >= config.batch_max_latency);
             if full || due {
-                flush(
+                let flushed = flush(
                     &mut pipeline,
                     &mut preparer,
                     &consumer,
@@ -158,7 +164,8 @@ pub async fn run_with_metrics(
                     &mut batch,
                     &mut stats,
                 )
-                .await?;
+                .await;
+                recover(flushed, &consumer, &assignment, &mut batch, &shutdown, &mut stats).await?;
                 metrics.report(&stats, &mut reported);
                 continue;
             }
@@ -172,7 +179,8 @@ pub async fn run_with_metrics(
                 // A batch being applied reports as soon as it commits, so that its
                 // offsets and figures do not wait for the next batch to close.
                 done = pipeline.wait(), if pipeline.is_busy() => {
-                    settle(&mut pipeline, done, &consumer, &assignment, &mut stats)?;
+                    let settled = settle(&mut pipeline, done, &consumer, &assignment, &mut stats);
+                    recover(settled, &consumer, &assignment, &mut batch, &shutdown, &mut stats).await?;
                     metrics.report(&stats, &mut reported);
                 }
                 () = tokio::time::sleep_until(deadline) => {}
@@ -237,6 +245,37 @@ pub async fn run_with_metrics(
     leaving(last)?;
     tracing::info!(sink = %config.name, ?stats, "sink stopped");
     Ok(stats)
+}
+
+/// Carries on after a batch that another task's offsets rolled back
+/// ([`SinkError::OffsetsMoved`]: a rebalance moved a partition under this task):
+/// the partitions still assigned are rewound to the warehouse's offsets
+/// ([`consumer::rewind`]) and the run goes on, without leaving the group, which
+/// would rebalance the other members again. Any other error ends the run.
+async fn recover(
+    result: Result<(), SinkError>,
+    consumer: &SinkConsumer,
+    assignment: &Mutex<Assignment>,
+    batch: &mut OpenBatch,
+    shutdown: &CancellationToken,
+    stats: &mut SinkStats,
+) -> Result<(), SinkError> {
+    let error = match result {
+        Err(error @ SinkError::OffsetsMoved { .. }) if !shutdown.is_cancelled() => error,
+        other => return other,
+    };
+    *batch = OpenBatch::default();
+    match consumer::rewind(consumer, assignment).await {
+        Ok(partitions) => {
+            stats.rewinds += 1;
+            tracing::info!(%error, partitions, "batch rolled back; reading again from the warehouse's offsets");
+            Ok(())
+        }
+        Err(why) => {
+            tracing::warn!(%error, rewind = %why, "batch rolled back and the partitions could not be rewound");
+            Err(error)
+        }
+    }
 }
 
 /// Adds a record to the batch, unless the warehouse already has it or it belongs to
@@ -571,6 +610,7 @@ pub async fn run_until_stopped(
                 total.rows += stats.rows;
                 total.skipped += stats.skipped;
                 total.rejected += stats.rejected;
+                total.rewinds += stats.rewinds;
                 return Ok(total);
             }
             Err(e) if e.is_retriable() && !shutdown.is_cancelled() => {

@@ -241,6 +241,8 @@ pub fn topic_exists_on(kafka: &ClientConfig, topic: &str) -> anyhow::Result<bool
 /// test can wait for a condition without reading the topic again each time.
 pub struct TopicReader {
     consumer: StreamConsumer,
+    /// The client configuration the reader was opened with (for watermark queries).
+    kafka: ClientConfig,
     topic: String,
     partitions: i32,
     /// Every record read so far, in the order received (each partition in order).
@@ -307,6 +309,7 @@ impl TopicReader {
         consumer.assign(&assignment)?;
         Ok(TopicReader {
             consumer,
+            kafka: kafka.clone(),
             topic: topic.to_owned(),
             partitions,
             events: Vec::new(),
@@ -352,32 +355,47 @@ impl TopicReader {
         .await
     }
 
+    /// Each partition's (low, high) watermarks, asked until `deadline`.
+    ///
+    /// The reader's own fetches are paused meanwhile and each attempt asks on a new
+    /// connection: tansu answers one storage query at a time and a connection's
+    /// requests in order, so a query queued behind this reader's fetches of a long
+    /// partition missed its deadline again and again (CI, after 20 connector kills).
+    async fn watermarks(&self, deadline: Instant) -> anyhow::Result<Vec<(i64, i64)>> {
+        let assigned = self.consumer.assignment()?;
+        self.consumer.pause(&assigned)?;
+        let ends = self.ask_watermarks(deadline).await;
+        self.consumer.resume(&assigned)?;
+        ends
+    }
+
+    async fn ask_watermarks(&self, deadline: Instant) -> anyhow::Result<Vec<(i64, i64)>> {
+        loop {
+            let kafka = self.kafka.clone();
+            let topic = self.topic.clone();
+            let partitions = self.partitions;
+            let asked = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(i64, i64)>> {
+                let client: rdkafka::consumer::BaseConsumer = kafka.create()?;
+                (0..partitions)
+                    .map(|p| Ok(client.fetch_watermarks(&topic, p, Duration::from_secs(20))?))
+                    .collect()
+            })
+            .await?;
+            match asked {
+                Ok(ends) => return Ok(ends),
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("{}: watermarks not fetched ({e}); retrying", self.topic);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Reads everything the topic holds now (up to each partition's high watermark).
     pub async fn read_to_end(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut ends = Vec::new();
-        for partition in 0..self.partitions {
-            // As in `open_on`: a broker busy after many restarts (tansu) may miss one
-            // request's deadline; ask again until the read's own deadline.
-            let end = loop {
-                match self.consumer.fetch_watermarks(
-                    &self.topic,
-                    partition,
-                    Duration::from_secs(30),
-                ) {
-                    Ok(end) => break end,
-                    Err(e) if Instant::now() < deadline => {
-                        eprintln!(
-                            "{}/{partition}: watermarks not fetched ({e}); retrying",
-                            self.topic
-                        );
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            };
-            ends.push(end);
-        }
+        let ends = self.watermarks(deadline).await?;
         loop {
             // The next offset per partition: one past the last record read (a
             // transactional producer's markers take offsets too, so count positions).

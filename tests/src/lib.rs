@@ -13,6 +13,7 @@ pub mod debezium;
 pub mod diff;
 pub mod kafka;
 pub mod ledger;
+pub mod log_tail;
 pub mod pg;
 pub mod private_pg;
 pub mod process;

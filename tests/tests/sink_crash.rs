@@ -107,6 +107,7 @@ async fn setup(label: &str) -> Setup {
 }
 
 async fn setup_with(label: &str, connector: serde_json::Value) -> Setup {
+    pgcdc_tests::log_tail::keep();
     let source = TestDb::create(&format!("{label}_src")).await.unwrap();
     let warehouse = TestDb::create(&format!("{label}_dw")).await.unwrap();
     source

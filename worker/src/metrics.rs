@@ -318,7 +318,7 @@ fn sink_metrics(f: &mut Family<'_>, connectors: &[ConnectorMetrics]) {
             Figures::Source(_) | Figures::Dashboard(_) => None,
         })
         .collect();
-    let counters: [(&str, &str, SinkCounter); 5] = [
+    let counters: [(&str, &str, SinkCounter); 6] = [
         (
             "pgcdc_sink_batches_total",
             "Batches a sink committed to the warehouse.",
@@ -341,6 +341,11 @@ fn sink_metrics(f: &mut Family<'_>, connectors: &[ConnectorMetrics]) {
             "pgcdc_sink_records_rejected_total",
             "Poison records a sink left out (errors.tolerance=all).",
             |m| m.rejected.load(Ordering::Relaxed),
+        ),
+        (
+            "pgcdc_sink_rewinds_total",
+            "Batches another sink task's offsets rolled back (a rebalance seen late); the task read again from the warehouse's offsets.",
+            |m| m.rewinds.load(Ordering::Relaxed),
         ),
     ];
     for (metric, help, read) in counters {

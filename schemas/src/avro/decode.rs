@@ -286,45 +286,66 @@ impl<'a> Decoder<'a> {
     /// The next block's item count, refused when the input cannot hold that many
     /// items of at least `min_size` bytes.
     fn block(&mut self, reader: &mut Reader<'_>, min_size: usize) -> Result<usize, DecodeError> {
-        let start = reader.position();
-        let count = reader.block_count()?;
-        let fits = match reader.remaining().checked_div(min_size) {
-            Some(most) => count <= most,
-            None => {
-                self.zero_size_items = self.zero_size_items.saturating_add(count);
-                self.zero_size_items <= MAX_ZERO_SIZE_ITEMS
-            }
-        };
-        if fits {
-            Ok(count)
-        } else {
-            Err(DecodeError {
-                offset: start,
-                reason: format!("a block of {count} items does not fit in what is left"),
-            })
-        }
+        checked_block(reader, &mut self.zero_size_items, min_size)
     }
 
-    /// The fewest bytes a value of `schema` takes.
     fn min_size(&self, schema: &AvroSchema, depth: usize) -> usize {
-        if depth > MAX_DEPTH {
-            return 0;
+        min_size(schema, &|name| self.names.get(name), depth)
+    }
+}
+
+/// Reads the item count of an array or map block and checks that so many items of
+/// at least `min_size` bytes fit in what is left, so that a forged count cannot make
+/// a reader allocate or loop beyond its input. Items of zero size add to
+/// `zero_size_items`, which may not pass [`MAX_ZERO_SIZE_ITEMS`] in one datum.
+pub fn checked_block(
+    reader: &mut Reader<'_>,
+    zero_size_items: &mut usize,
+    min_size: usize,
+) -> Result<usize, DecodeError> {
+    let start = reader.position();
+    let count = reader.block_count()?;
+    let fits = match reader.remaining().checked_div(min_size) {
+        Some(most) => count <= most,
+        None => {
+            *zero_size_items = zero_size_items.saturating_add(count);
+            *zero_size_items <= MAX_ZERO_SIZE_ITEMS
         }
-        match &schema.kind {
-            AvroKind::Null => 0,
-            AvroKind::Float => 4,
-            AvroKind::Double => 8,
-            AvroKind::Fixed { size, .. } => *size,
-            AvroKind::Record { fields, .. } => fields
-                .iter()
-                .map(|f| self.min_size(&f.schema, depth + 1))
-                .fold(0, usize::saturating_add),
-            AvroKind::Ref(name) => self
-                .names
-                .get(&name.full_name())
-                .map_or(0, |s| self.min_size(s, depth + 1)),
-            _ => 1,
+    };
+    if fits {
+        Ok(count)
+    } else {
+        Err(DecodeError {
+            offset: start,
+            reason: format!("a block of {count} items does not fit in what is left"),
+        })
+    }
+}
+
+/// The fewest bytes a value of `schema` takes; `named` finds a named type by its
+/// full name. Beyond [`MAX_DEPTH`] (or for an unknown name) it answers 0, which only
+/// makes [`checked_block`] count items as zero-size.
+pub fn min_size<'a>(
+    schema: &'a AvroSchema,
+    named: &dyn Fn(&str) -> Option<&'a AvroSchema>,
+    depth: usize,
+) -> usize {
+    if depth > MAX_DEPTH {
+        return 0;
+    }
+    match &schema.kind {
+        AvroKind::Null => 0,
+        AvroKind::Float => 4,
+        AvroKind::Double => 8,
+        AvroKind::Fixed { size, .. } => *size,
+        AvroKind::Record { fields, .. } => fields
+            .iter()
+            .map(|f| min_size(&f.schema, named, depth + 1))
+            .fold(0, usize::saturating_add),
+        AvroKind::Ref(name) => {
+            named(&name.full_name()).map_or(0, |s| min_size(s, named, depth + 1))
         }
+        _ => 1,
     }
 }
 

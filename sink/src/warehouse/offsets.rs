@@ -138,9 +138,11 @@ pub async fn read(
     Ok(stored)
 }
 
+type Answer = Result<Vec<Option<i64>>, String>;
+
 struct Request {
     partitions: Vec<TopicPartition>,
-    reply: mpsc::Sender<Result<Vec<Option<i64>>, String>>,
+    reply: Box<dyn FnOnce(Answer) + Send>,
 }
 
 /// Reads stored offsets synchronously (for the rebalance callback, which librdkafka
@@ -176,14 +178,44 @@ impl OffsetReader {
         timeout: Duration,
     ) -> Result<Vec<Option<i64>>, String> {
         let (reply, answer) = mpsc::channel();
-        self.requests
-            .as_ref()
-            .ok_or("the offset reader stopped")?
-            .send(Request { partitions, reply })
-            .map_err(|_| "the offset reader stopped".to_owned())?;
+        self.send(partitions, move |a| {
+            let _ = reply.send(a);
+        })?;
         answer
             .recv_timeout(timeout)
             .map_err(|_| format!("the warehouse did not answer within {timeout:?}"))?
+    }
+
+    /// [`Self::read_blocking`] for a task on the runtime.
+    pub async fn read(
+        &self,
+        partitions: Vec<TopicPartition>,
+        timeout: Duration,
+    ) -> Result<Vec<Option<i64>>, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.send(partitions, move |a| {
+            let _ = reply.send(a);
+        })?;
+        match tokio::time::timeout(timeout, answer).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err("the offset reader stopped".to_owned()),
+            Err(_) => Err(format!("the warehouse did not answer within {timeout:?}")),
+        }
+    }
+
+    fn send(
+        &self,
+        partitions: Vec<TopicPartition>,
+        reply: impl FnOnce(Answer) + Send + 'static,
+    ) -> Result<(), String> {
+        self.requests
+            .as_ref()
+            .ok_or("the offset reader stopped")?
+            .send(Request {
+                partitions,
+                reply: Box::new(reply),
+            })
+            .map_err(|_| "the offset reader stopped".to_owned())
     }
 }
 
@@ -234,6 +266,6 @@ fn serve(
         if answer.is_err() {
             client = None;
         }
-        let _ = request.reply.send(answer);
+        (request.reply)(answer);
     }
 }

@@ -15,7 +15,7 @@
 //! records) are bounded per datum, and nesting is bounded when compiling.
 
 use pgcdc_schemas::avro::binary::Reader;
-use pgcdc_schemas::avro::decode::{DecodeError, MAX_ZERO_SIZE_ITEMS};
+use pgcdc_schemas::avro::decode::{checked_block, min_size as avro_min_size, DecodeError};
 use pgcdc_schemas::avro::decode_connect::minimal_twos_complement;
 use pgcdc_schemas::avro::{AvroKind, AvroSchema};
 use pgcdc_schemas::connect::{Schema, SchemaKind, Value};
@@ -159,7 +159,7 @@ fn compile_at(
         },
         (AvroKind::Array(items), SchemaKind::Array(connect_items)) => Reading::Array {
             items: Box::new(compile_at(items, connect_items, names, next)?),
-            min_size: min_size(items, names, 0),
+            min_size: min_size(items, names),
         },
         (
             AvroKind::Map(values),
@@ -170,7 +170,7 @@ fn compile_at(
         ) => Reading::Map {
             values: Box::new(compile_at(values, connect_values, names, next)?),
             // A key takes at least its length byte.
-            min_size: 1 + min_size(values, names, 0),
+            min_size: 1 + min_size(values, names),
         },
         (AvroKind::Array(items), SchemaKind::Map { keys, values }) => {
             let entry = resolve(items, names)?;
@@ -178,7 +178,7 @@ fn compile_at(
                 AvroKind::Record { fields, .. } if is_map_entry(entry) => Reading::Entries {
                     key: Box::new(compile_at(&fields[0].schema, keys, names, next)?),
                     value: Box::new(compile_at(&fields[1].schema, values, names, next)?),
-                    min_size: min_size(items, names, 0),
+                    min_size: min_size(items, names),
                 },
                 _ => mismatch(),
             }
@@ -216,22 +216,8 @@ fn is_null(schema: &AvroSchema) -> bool {
 }
 
 /// The fewest bytes a value of `schema` takes.
-fn min_size(schema: &AvroSchema, names: &Names, depth: usize) -> usize {
-    if depth > MAX_DEPTH {
-        return 0;
-    }
-    match &schema.kind {
-        AvroKind::Null => 0,
-        AvroKind::Float => 4,
-        AvroKind::Double => 8,
-        AvroKind::Fixed { size, .. } => *size,
-        AvroKind::Record { fields, .. } => fields
-            .iter()
-            .map(|f| min_size(&f.schema, names, depth + 1))
-            .fold(0, usize::saturating_add),
-        AvroKind::Ref(_) => resolve(schema, names).map_or(0, |s| min_size(s, names, depth + 1)),
-        _ => 1,
-    }
+fn min_size(schema: &AvroSchema, names: &Names) -> usize {
+    avro_min_size(schema, &|name| names.get(name), 0)
 }
 
 /// Why a datum could not be read.
@@ -417,22 +403,6 @@ impl Datum<'_> {
     /// The next block's item count, refused when the input cannot hold that many
     /// items of at least `min_size` bytes.
     fn block(&mut self, min_size: usize) -> Result<usize, DecodeError> {
-        let start = self.reader.position();
-        let count = self.reader.block_count()?;
-        let fits = match self.reader.remaining().checked_div(min_size) {
-            Some(most) => count <= most,
-            None => {
-                self.zero_size_items = self.zero_size_items.saturating_add(count);
-                self.zero_size_items <= MAX_ZERO_SIZE_ITEMS
-            }
-        };
-        if fits {
-            Ok(count)
-        } else {
-            Err(DecodeError {
-                offset: start,
-                reason: format!("a block of {count} items does not fit in what is left"),
-            })
-        }
+        checked_block(&mut self.reader, &mut self.zero_size_items, min_size)
     }
 }
