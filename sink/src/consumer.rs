@@ -199,18 +199,25 @@ pub async fn rewind(
         .reader
         .read(partitions.clone(), OFFSETS_TIMEOUT)
         .await?;
-    let mut state = lock(assignment);
-    state.epoch += 1;
-    let epoch = state.epoch;
-    let mut rewound = 0;
-    for (partition, stored) in partitions.iter().zip(stored) {
-        // Revoked meanwhile: its next owner reads the warehouse's offset itself.
-        let Some(position) = state.positions.get_mut(partition) else {
-            continue;
-        };
-        *position = Position { stored, epoch };
-        // librdkafka drops what it fetched before the seek (its version barrier), so
-        // the next record of the partition is the one at `stored`.
+    let rewound: Vec<(TopicPartition, Option<i64>)> = {
+        let mut state = lock(assignment);
+        state.epoch += 1;
+        let epoch = state.epoch;
+        partitions
+            .into_iter()
+            .zip(stored)
+            // Revoked meanwhile: its next owner reads the warehouse's offset itself.
+            .filter_map(|(partition, stored)| {
+                let position = state.positions.get_mut(&partition)?;
+                *position = Position { stored, epoch };
+                Some((partition, stored))
+            })
+            .collect()
+    };
+    // librdkafka drops what it fetched before a seek (its version barrier), so the
+    // next record of each partition is the one at its stored offset. Seeks wait on
+    // the broker: not under the lock the rebalance callback takes.
+    for (partition, stored) in &rewound {
         consumer
             .seek(
                 &partition.topic,
@@ -219,9 +226,8 @@ pub async fn rewind(
                 SEEK_TIMEOUT,
             )
             .map_err(|e| format!("seeking {partition} to the warehouse's offset: {e}"))?;
-        rewound += 1;
     }
-    Ok(rewound)
+    Ok(rewound.len())
 }
 
 /// A consumer subscribed to the configured topics, with its shared assignment.

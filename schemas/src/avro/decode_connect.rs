@@ -10,7 +10,7 @@
 use crate::connect::{Schema, SchemaKind, Value};
 
 use super::binary::Reader;
-use super::decode::{DecodeError, MAX_ZERO_SIZE_ITEMS};
+use super::decode::{checked_block, DecodeError};
 use super::from_connect::{fixed_size, is_avro_map, is_decimal, is_union_struct, null_is_first};
 
 /// Reads one datum of `schema` that fills all of `bytes`.
@@ -157,23 +157,7 @@ fn union_member(
 }
 
 fn block(reader: &mut Reader<'_>, min_size: usize, zero: &mut usize) -> Result<usize, DecodeError> {
-    let start = reader.position();
-    let count = reader.block_count()?;
-    let fits = match reader.remaining().checked_div(min_size) {
-        Some(most) => count <= most,
-        None => {
-            *zero = zero.saturating_add(count);
-            *zero <= MAX_ZERO_SIZE_ITEMS
-        }
-    };
-    if fits {
-        Ok(count)
-    } else {
-        Err(DecodeError {
-            offset: start,
-            reason: format!("a block of {count} items does not fit in what is left"),
-        })
-    }
+    checked_block(reader, zero, min_size)
 }
 
 /// The fewest bytes a value of `schema` takes.
