@@ -481,3 +481,44 @@ async fn a_missing_table_without_schema_evolution_stops_the_sink() {
     );
     connector.stop().await.unwrap();
 }
+
+/// Tasks of one sink start at once on a warehouse that has no offsets table yet:
+/// each creates it, and every one of them must start (PostgreSQL reports the losers
+/// of a concurrent `CREATE TABLE IF NOT EXISTS` as duplicates of the table, of its
+/// row type or of a catalog key, not as "already exists").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_tasks_starting_together_on_an_empty_warehouse_all_start() {
+    let warehouse = TestDb::create("sink_e2e_race_dw").await.unwrap();
+    for round in 0..12 {
+        let properties = sink_properties(
+            "race_sink",
+            &warehouse,
+            &["race.public.t".to_owned()],
+            json!({"offsets.table.name": format!("offsets_round_{round}")}),
+        );
+        let config = sink_config(&properties).unwrap();
+        let starts = (0..6).map(|_| {
+            let config = Arc::clone(&config);
+            tokio::spawn(pgcdc_sink::warehouse::Warehouse::connect(config))
+        });
+        for (task, started) in futures_util::future::join_all(starts)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            if let Err(e) = started.unwrap() {
+                panic!("round {round}: task {task} did not start: {e}");
+            }
+        }
+    }
+    let client = warehouse.client().await.unwrap();
+    let tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'offsets_round_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 12);
+}

@@ -549,11 +549,7 @@ async fn append_history(
 /// A DDL statement; a concurrent task's identical DDL is a conflict the batch retries.
 async fn run_ddl(tx: &Transaction<'_>, statement: &str) -> Result<(), SinkError> {
     tx.batch_execute(statement).await.map_err(|source| {
-        // duplicate key in the catalog, duplicate table, duplicate column
-        let conflict = source
-            .code()
-            .is_some_and(|c| matches!(c.code(), "23505" | "42P07" | "42701"));
-        if conflict {
+        if offsets::lost_ddl_race(&source) {
             SinkError::DdlConflict {
                 statement: statement.to_owned(),
                 source,

@@ -99,14 +99,19 @@ pub async fn create_table(
         .await?;
     let sql = table.create_sql();
     match client.batch_execute(&sql).await {
-        Err(e)
-            if e.code()
-                .is_some_and(|c| c.code() == "23505" || c.code() == "42P07") =>
-        {
-            client.batch_execute(&sql).await
-        }
+        // The loser of the race sees the winner's committed table on the retry.
+        Err(e) if lost_ddl_race(&e) => client.batch_execute(&sql).await,
         other => other,
     }
+}
+
+/// A DDL statement failed because a concurrent session created the same object
+/// first: a duplicate key in the catalog (23505), or a duplicate table (42P07),
+/// type (42710; a table's row type) or column (42701).
+pub fn lost_ddl_race(error: &tokio_postgres::Error) -> bool {
+    error
+        .code()
+        .is_some_and(|c| matches!(c.code(), "23505" | "42P07" | "42710" | "42701"))
 }
 
 /// Stored next offsets of `partitions` (creating their rows), in their order.
