@@ -18,7 +18,8 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 use rdkafka::ClientConfig;
 
-use crate::offsets::{SourcePosition, POSITION_HEADER};
+use crate::lsn::Lsn;
+use crate::offsets::{SourcePosition, POSITION_HEADER, SNAPSHOT_HEADER};
 
 /// Kafka's murmur2 hash (seed `0x9747b28c`), as the Java client's default
 /// partitioner computes it over the key bytes.
@@ -216,6 +217,8 @@ pub struct OutgoingRecord {
     /// `None` is a tombstone.
     pub value: Option<Vec<u8>>,
     pub position: SourcePosition,
+    /// For a snapshot record, the point its row was read at ([`SNAPSHOT_HEADER`]).
+    pub snapshot_point: Option<Lsn>,
 }
 
 /// An idempotent producer that knows the partition count of the topics it writes;
@@ -544,13 +547,21 @@ impl EventProducer {
         partition: i32,
     ) -> Result<PendingAck, ProducerError> {
         let header = record.position.to_header();
+        let snapshot_point = record.snapshot_point.map(|lsn| lsn.to_string());
         loop {
+            let mut headers = OwnedHeaders::new().insert(Header {
+                key: POSITION_HEADER,
+                value: Some(&header),
+            });
+            if let Some(point) = &snapshot_point {
+                headers = headers.insert(Header {
+                    key: SNAPSHOT_HEADER,
+                    value: Some(point),
+                });
+            }
             let mut outgoing = FutureRecord::to(&record.topic)
                 .partition(partition)
-                .headers(OwnedHeaders::new().insert(Header {
-                    key: POSITION_HEADER,
-                    value: Some(&header),
-                }));
+                .headers(headers);
             if let Some(key) = &record.key {
                 outgoing = outgoing.key(key);
             }

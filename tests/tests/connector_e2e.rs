@@ -1002,6 +1002,7 @@ async fn every_record_sent_right_after_a_topic_is_created_reaches_kafka() {
                 key: Some(format!("{{\"id\":{ordinal}}}").into_bytes()),
                 value: Some(b"{}".to_vec()),
                 position: SourcePosition::new(Lsn(0x1000), ordinal),
+                snapshot_point: None,
             };
             let partition = producer.partition_of(&record);
             acks.push(producer.send(&record, partition).await.unwrap());

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use pgcdc_connector::offsets::overlap::read_snapshot_keys;
 use pgcdc_connector::offsets::tail::read_tails;
-use pgcdc_connector::offsets::{SourcePosition, POSITION_HEADER};
+use pgcdc_connector::offsets::{SourcePosition, POSITION_HEADER, SNAPSHOT_HEADER};
 use pgcdc_connector::Lsn;
 use pgcdc_tests::{kafka, unique_name};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -37,6 +38,108 @@ async fn send(
         .await
         .map_err(|(e, _)| e)
         .unwrap();
+}
+
+/// A snapshot record for `key` read at `point`.
+async fn send_snapshot(
+    producer: &FutureProducer,
+    topic: &str,
+    partition: i32,
+    key: &str,
+    point: u64,
+) {
+    let position = at(point - 1, 0).to_header();
+    let point = Lsn(point).to_string();
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: POSITION_HEADER,
+            value: Some(&position),
+        })
+        .insert(Header {
+            key: SNAPSHOT_HEADER,
+            value: Some(&point),
+        });
+    producer
+        .send(
+            FutureRecord::to(topic)
+                .partition(partition)
+                .key(key)
+                .payload("v")
+                .headers(headers),
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+}
+
+/// The tails skip snapshot records and what precedes them; the snapshot's keys are
+/// read back with the point each was read at, older series left out.
+#[tokio::test]
+async fn snapshot_records_are_told_apart_from_streamed_ones() {
+    let topic = unique_name("tails_snapshot");
+    kafka::create_topic(&topic, 3).await.unwrap();
+    let producer = kafka::producer().unwrap();
+    // Partition 0: an older slot's stream and snapshot, then this series' snapshot
+    // (read at 1000, resumed at 5000), then its stream.
+    send(&producer, &topic, 0, Some(at(400, 0))).await;
+    send_snapshot(&producer, &topic, 0, "old", 500).await;
+    send_snapshot(&producer, &topic, 0, "a", 1_000).await;
+    send_snapshot(&producer, &topic, 0, "b", 5_000).await;
+    send(&producer, &topic, 0, Some(at(1_200, 3))).await;
+    send(&producer, &topic, 0, Some(at(1_300, 0))).await;
+    // Partition 1: streamed records of an older slot, then only snapshot records.
+    send(&producer, &topic, 1, Some(at(9_000, 0))).await;
+    send_snapshot(&producer, &topic, 1, "c", 1_000).await;
+    // Partition 2: nothing of the snapshot.
+    send(&producer, &topic, 2, Some(at(1_100, 0))).await;
+
+    let config = kafka::client_config();
+    let tails = read_tails(
+        &config,
+        std::slice::from_ref(&topic),
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert_eq!(tails.get(&topic, 0), Some(at(1_300, 0)));
+    assert_eq!(
+        tails.get(&topic, 1),
+        None,
+        "nothing was streamed after the snapshot"
+    );
+    assert_eq!(tails.get(&topic, 2), Some(at(1_100, 0)));
+
+    let keys = read_snapshot_keys(
+        &config,
+        std::slice::from_ref(&topic),
+        Lsn(1_000),
+        None,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(keys.point(&topic, b"a"), Some(Lsn(1_000)));
+    assert_eq!(keys.point(&topic, b"b"), Some(Lsn(5_000)));
+    assert_eq!(keys.point(&topic, b"c"), Some(Lsn(1_000)));
+    assert!(
+        !keys.contains(&topic, b"old"),
+        "a record of an older series"
+    );
+    // By timestamp: from a time after every record, nothing is read.
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        + 60_000;
+    let none = read_snapshot_keys(
+        &config,
+        std::slice::from_ref(&topic),
+        Lsn(1_000),
+        Some(later),
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert!(none.is_empty());
 }
 
 fn at(lsn: u64, ordinal: u32) -> SourcePosition {
@@ -156,6 +259,7 @@ async fn the_producer_creates_topics_and_partitions_keys_like_the_java_client() 
             key: Some(format!("{{\"id\":{ordinal}}}").into_bytes()),
             value: (ordinal != 9).then(|| b"{}".to_vec()),
             position: at(500, ordinal),
+            snapshot_point: None,
         };
         let partition = producer.partition_of(&record);
         acks.push(producer.send(&record, partition).await.unwrap());

@@ -13,14 +13,19 @@
 //!   of each partition, and [`ResumeFilter`] drops every replayed event at or below
 //!   what its partition already holds.
 //!
+//! - **A resumed snapshot** — [`overlap`] reads back which rows an interrupted
+//!   snapshot already sent, and which streamed changes their images already hold.
+//!
 //! The LSN of an event's own WAL record is not enough for this: one record can carry
 //! many rows (a multi-row INSERT, COPY), which is how a connector that resumed by
 //! record LSN lost rows on restart.
 
 mod acks;
+pub mod overlap;
 mod position;
 pub mod tail;
 
 pub use acks::{AckTracker, TxnId};
+pub use overlap::{SnapshotKeys, SnapshotOverlap, SNAPSHOT_HEADER};
 pub use position::{ParsePositionError, SourcePosition, POSITION_HEADER};
 pub use tail::ResumeFilter;

@@ -14,6 +14,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
 use super::position::{SourcePosition, POSITION_HEADER};
+use super::SNAPSHOT_HEADER;
 
 /// The highest position already written to each partition.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,13 +87,23 @@ pub enum TailError {
         #[source]
         source: super::position::ParsePositionError,
     },
+    #[error("{topic}[{partition}] offset {offset}: invalid {header} header {value:?}: expected an LSN such as 0/16B3748", header = super::SNAPSHOT_HEADER)]
+    BadSnapshotHeader {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        value: String,
+    },
 }
 
 impl TailError {
     /// A broker that is down or slow may answer later; a header pgcdc cannot read
     /// means someone else writes to the topic, which retrying does not fix.
     pub fn is_retriable(&self) -> bool {
-        !matches!(self, TailError::BadHeader { .. })
+        !matches!(
+            self,
+            TailError::BadHeader { .. } | TailError::BadSnapshotHeader { .. }
+        )
     }
 }
 
@@ -148,10 +159,15 @@ pub fn read_tails(
 }
 
 /// Scans backwards from the end of one partition, doubling the window, until a
-/// record with a position header is found or the start is reached. Normally the last
-/// records have one and a single fetch suffices; transaction markers, aborted
-/// transactions (a batch cut by a crash in the transactional mode) and foreign
-/// records at the end make it look further back.
+/// streamed record (a position header) or a snapshot record is found, or the start is
+/// reached. Normally the last records have one and a single fetch suffices;
+/// transaction markers, aborted transactions (a batch cut by a crash in the
+/// transactional mode) and foreign records at the end make it look further back.
+///
+/// Snapshot records do not count, and nothing before the newest one does: the stream
+/// of a snapshot's slot only ever follows the snapshot's records, so what precedes
+/// them was streamed from an older slot (whose positions this one never replays),
+/// and a resumed snapshot's records are positioned apart from the stream's.
 fn newest_position(
     consumer: &BaseConsumer,
     topic: &str,
@@ -180,6 +196,7 @@ fn newest_position(
                 source,
             })?;
         let mut newest = None;
+        let mut after_snapshot = false;
         let deadline = Instant::now() + timeout;
         loop {
             if Instant::now() > deadline {
@@ -202,11 +219,16 @@ fn newest_position(
                     if message.offset() >= end {
                         break;
                     }
-                    let header = message
-                        .headers()
-                        .and_then(|h| h.iter().find(|h| h.key == POSITION_HEADER))
-                        .and_then(|h| h.value);
-                    if let Some(value) = header {
+                    let headers = message.headers();
+                    let header = |name: &str| {
+                        headers
+                            .and_then(|h| h.iter().find(|h| h.key == name))
+                            .and_then(|h| h.value)
+                    };
+                    if header(SNAPSHOT_HEADER).is_some() {
+                        newest = None;
+                        after_snapshot = true;
+                    } else if let Some(value) = header(POSITION_HEADER) {
                         let position = SourcePosition::from_header(value).map_err(|source| {
                             TailError::BadHeader {
                                 topic: topic.to_owned(),
@@ -223,7 +245,7 @@ fn newest_position(
                 }
             }
         }
-        if newest.is_some() {
+        if newest.is_some() || after_snapshot {
             return Ok(newest);
         }
         end = start;

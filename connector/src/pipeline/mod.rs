@@ -33,7 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::capture::{Capture, CaptureError, Change, RowChange, TableSchema};
 use crate::config::TransactionBoundary;
 use crate::lsn::Lsn;
-use crate::offsets::{AckTracker, ResumeFilter, SourcePosition, TxnId};
+use crate::offsets::{AckTracker, ResumeFilter, SnapshotOverlap, SourcePosition, TxnId};
 use crate::pgoutput::{PgTimestamp, Xid};
 use crate::producer::{EventProducer, OutgoingRecord, ProducerError};
 
@@ -195,6 +195,9 @@ pub struct PipelineStats {
     pub records_sent: u64,
     /// Replayed records a partition already held (after a restart).
     pub records_already_written: u64,
+    /// Changes a resumed snapshot's rows already hold (committed before the point it
+    /// was resumed at).
+    pub records_in_resumed_snapshot: u64,
     /// Kafka transactions committed (the transactional mode).
     pub kafka_transactions: u64,
     pub confirmed: Lsn,
@@ -280,6 +283,7 @@ pub struct Pipeline<'a> {
     encoder: &'a mut dyn EventEncoder,
     captures_table: &'a (dyn Fn(&TableSchema) -> bool + Send + Sync),
     resume: ResumeFilter,
+    overlap: Option<SnapshotOverlap>,
     options: PipelineOptions,
     tracker: AckTracker,
     acks: FuturesUnordered<AckFuture>,
@@ -318,6 +322,7 @@ impl<'a> Pipeline<'a> {
             encoder,
             captures_table,
             resume,
+            overlap: None,
             options,
             tracker: AckTracker::new(confirmed),
             acks: FuturesUnordered::new(),
@@ -330,6 +335,12 @@ impl<'a> Pipeline<'a> {
             batch: None,
             offsets_written: confirmed,
         }
+    }
+
+    /// After a resumed snapshot: holds back the changes its rows already hold.
+    pub fn with_snapshot_overlap(mut self, overlap: SnapshotOverlap) -> Self {
+        self.overlap = Some(overlap);
+        self
     }
 
     /// The transactional mode; `producer` must be transactional.
@@ -517,6 +528,7 @@ impl<'a> Pipeline<'a> {
                 key: record.key,
                 value: record.value,
                 position,
+                snapshot_point: None,
             };
             let partition = self.producer.partition_of(&outgoing);
             if self
@@ -525,6 +537,20 @@ impl<'a> Pipeline<'a> {
             {
                 self.stats.records_already_written += 1;
                 continue;
+            }
+            if let Some(overlap) = self.overlap.as_mut() {
+                if !overlap.keeps(
+                    &outgoing.topic,
+                    outgoing.key.as_deref(),
+                    position.commit_lsn,
+                ) {
+                    self.stats.records_in_resumed_snapshot += 1;
+                    continue;
+                }
+                if position.commit_lsn >= overlap.until() {
+                    tracing::info!(held_back = overlap.dropped(), until = %overlap.until(), "the stream passed the resumed snapshot's point");
+                    self.overlap = None;
+                }
             }
             if self.transactions.is_some() {
                 Batch::open(self.producer, &mut self.batch).await?;
@@ -625,6 +651,7 @@ impl<'a> Pipeline<'a> {
                 key: record.key,
                 value: record.value,
                 position,
+                snapshot_point: None,
             };
             let partition = self.producer.partition_of(&outgoing);
             if self.transactions.is_some() {

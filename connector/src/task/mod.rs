@@ -29,6 +29,7 @@ pub mod catalog;
 pub mod encoder;
 pub mod metrics;
 pub mod offsets_topic;
+mod resume;
 pub mod snapshot;
 
 use std::sync::atomic::Ordering;
@@ -45,7 +46,7 @@ use crate::capture::{load_user_types, Capture, CaptureError, CaptureOptions, Tab
 use crate::config::{Filter, PostgresConnectorConfig, SnapshotMode, TransactionBoundary};
 use crate::lsn::Lsn;
 use crate::offsets::tail::{read_tails, TailError};
-use crate::offsets::ResumeFilter;
+use crate::offsets::{ResumeFilter, SnapshotOverlap};
 use crate::pipeline::{
     EncodeError, Pipeline, PipelineError, PipelineOptions, PipelineStats, Transactions,
 };
@@ -58,7 +59,7 @@ use crate::slot;
 use crate::snapshot::{table_schema, SnapshotError};
 pub use encoder::{DebeziumEncoder, EncoderSettings};
 pub use metrics::TaskMetrics;
-use offsets_topic::{OffsetStore, StoredOffset};
+use offsets_topic::{OffsetStore, ResumedSnapshot, SnapshotSeries, StoredOffset};
 
 /// Where the task runs besides PostgreSQL: Kafka, and the worker-level settings a
 /// Connect worker would hold.
@@ -123,6 +124,8 @@ impl TaskError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TaskStats {
     pub snapshot_rows: u64,
+    /// Rows a resumed snapshot found already in Kafka.
+    pub snapshot_rows_skipped: u64,
     pub stream: PipelineStats,
 }
 
@@ -284,7 +287,7 @@ async fn run_started(
     } else {
         EventProducer::new(&options.kafka, config.topic_creation)?
     };
-    let (offsets, stored) = OffsetStore::open(
+    let (mut offsets, stored) = OffsetStore::open(
         &options.kafka,
         &options.offsets_topic,
         &config.name,
@@ -322,28 +325,69 @@ async fn run_started(
     let mut client = ReplicationClient::connect(replication.clone()).await?;
     let types = load_user_types(&mut client).await?;
     metrics.connected.store(true, Ordering::Relaxed);
+    let mut overlap = None;
     if snapshot {
-        if existing_slot.is_some() {
-            tracing::warn!(slot = %config.slot_name, "dropping the slot to take a consistent snapshot");
-            slot::drop_slot(&sql, &config.slot_name).await?;
-        }
         let initial_only = config.snapshot_mode == SnapshotMode::InitialOnly;
-        let created = client
-            .create_slot(
-                &config.slot_name,
-                CreateSlotOptions {
-                    temporary: initial_only,
-                    snapshot: SnapshotAction::Export,
-                },
-            )
-            .await?;
-        let name = created
-            .snapshot_name
-            .clone()
-            .ok_or_else(|| TaskError::Snapshot("the server exported no snapshot".to_owned()))?;
-        let readers =
-            snapshot::Readers::open(&replication, &name, config.snapshot_max_threads as usize)
-                .await?;
+        let threads = config.snapshot_max_threads as usize;
+        let interrupted = resume::interrupted_series(&stored, existing_slot.as_ref());
+        let (series, point, readers, mut already_sent) = match interrupted {
+            Some(series) => {
+                let keys =
+                    resume::snapshot_keys(&options.kafka, &config.topic_prefix, series).await?;
+                // A temporary slot's exported snapshot marks the point the series
+                // goes on from; the connector's slot stays where the series began.
+                let mut side = ReplicationClient::connect(replication.clone()).await?;
+                let created = side
+                    .create_slot(
+                        &resume::resume_slot_name(&config.slot_name),
+                        CreateSlotOptions {
+                            temporary: true,
+                            snapshot: SnapshotAction::Export,
+                        },
+                    )
+                    .await?;
+                let name = created.snapshot_name.clone().ok_or_else(|| {
+                    TaskError::Snapshot("the server exported no snapshot".to_owned())
+                })?;
+                let readers = snapshot::Readers::open(&replication, &name, threads).await?;
+                // The readers hold the snapshot now; the temporary slot would only pin WAL.
+                side.close().await?;
+                tracing::info!(
+                    slot = %config.slot_name,
+                    series = %series.lsn,
+                    resumed_at = %created.consistent_point,
+                    rows_sent = keys.len(),
+                    keyless_rows_sent = keys.keyless(),
+                    "resuming the interrupted snapshot: rows already in Kafka are skipped"
+                );
+                (series, created.consistent_point, readers, Some(keys))
+            }
+            None => {
+                if existing_slot.is_some() {
+                    tracing::warn!(slot = %config.slot_name, "dropping the slot to take a consistent snapshot");
+                    slot::drop_slot(&sql, &config.slot_name).await?;
+                }
+                let created = client
+                    .create_slot(
+                        &config.slot_name,
+                        CreateSlotOptions {
+                            temporary: initial_only,
+                            snapshot: SnapshotAction::Export,
+                        },
+                    )
+                    .await?;
+                let name = created.snapshot_name.clone().ok_or_else(|| {
+                    TaskError::Snapshot("the server exported no snapshot".to_owned())
+                })?;
+                let readers = snapshot::Readers::open(&replication, &name, threads).await?;
+                let series = SnapshotSeries {
+                    lsn: created.consistent_point,
+                    started_ms: resume::now_ms(),
+                };
+                offsets.snapshot_started(series).await?;
+                (series, created.consistent_point, readers, None)
+            }
+        };
         let mut schemas: Vec<Arc<TableSchema>> = Vec::new();
         for table in &snapshot_tables {
             schemas.push(table_schema(readers.first(), &table.schema, &table.table, &types).await?);
@@ -351,19 +395,26 @@ async fn run_started(
         let done = snapshot::run(
             readers,
             &schemas,
-            created.consistent_point,
+            point,
+            already_sent.as_mut(),
             &mut encoder,
             &mut producer,
             metrics,
         )
         .await?;
         stats.snapshot_rows = done.rows;
-        offsets.snapshot_completed(created.consistent_point).await?;
+        stats.snapshot_rows_skipped = done.skipped;
+        let resumed = already_sent.is_some().then_some(ResumedSnapshot {
+            series,
+            resumed_at: point,
+        });
+        offsets.snapshot_completed(series.lsn, resumed).await?;
         if initial_only {
             client.close().await?;
             return Ok(stats);
         }
-        capture_options.start_lsn = created.consistent_point;
+        capture_options.start_lsn = series.lsn;
+        overlap = already_sent.map(|keys| SnapshotOverlap::new(point, keys));
     } else if existing_slot.is_none() {
         let created = client
             .create_slot(
@@ -376,6 +427,14 @@ async fn run_started(
             .await?;
         tracing::info!(slot = %created.slot_name, lsn = %created.consistent_point, "created slot");
         capture_options.start_lsn = created.consistent_point;
+    } else if let Some(resumed) = resume::unpassed_resume(&stored, existing_slot.as_ref()) {
+        // Stopped before the stream passed a resumed snapshot's point: the changes
+        // its rows hold are held back again.
+        let keys =
+            resume::snapshot_keys(&options.kafka, &config.topic_prefix, resumed.series).await?;
+        tracing::info!(resumed_at = %resumed.resumed_at, rows = keys.len(), "the stream has not passed the resumed snapshot's point yet");
+        offsets.keep_resumed(resumed);
+        overlap = Some(SnapshotOverlap::new(resumed.resumed_at, keys));
     }
 
     let resume = resume_filter(&options.kafka, &config.topic_prefix).await?;
@@ -405,6 +464,9 @@ async fn run_started(
         pipeline_options,
     )
     .with_progress(progress_tx);
+    if let Some(overlap) = overlap {
+        pipeline = pipeline.with_snapshot_overlap(overlap);
+    }
     if transactional {
         let store = Arc::clone(&offsets);
         pipeline = pipeline.with_transactions(Transactions {

@@ -3,6 +3,12 @@
 //! Debezium's PostgreSQL offset fields (`lsn`, `lsn_commit`, `lsn_proc`, `ts_usec`)
 //! and pgcdc's `snapshot_completed`.
 //!
+//! While a snapshot runs, and while the stream after a resumed snapshot has not
+//! passed the point it was resumed at, the value also names the snapshot's series
+//! (`snapshot_series_lsn`, `snapshot_started_ms`) and that point
+//! (`snapshot_resumed_lsn`): what a restart needs to go on without sending a row
+//! twice (see [`crate::offsets::overlap`]).
+//!
 //! Exactly-once does not depend on this topic (the slot and the partitions' tails
 //! do); it records whether the initial snapshot finished, and lets tools that read
 //! Connect offsets see where the connector is.
@@ -28,6 +34,23 @@ pub struct OffsetStore {
     producer: FutureProducer,
     topic: String,
     key: Vec<u8>,
+    /// Written with every streamed LSN before its `resumed_at`.
+    resumed: Option<ResumedSnapshot>,
+}
+
+/// A snapshot series: the slot's creation point, and when it began (to find its
+/// records by timestamp).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotSeries {
+    pub lsn: Lsn,
+    pub started_ms: i64,
+}
+
+/// A completed snapshot that was resumed at `resumed_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumedSnapshot {
+    pub series: SnapshotSeries,
+    pub resumed_at: Lsn,
 }
 
 impl std::fmt::Debug for OffsetStore {
@@ -41,6 +64,10 @@ impl std::fmt::Debug for OffsetStore {
 pub struct StoredOffset {
     pub snapshot_completed: bool,
     pub lsn: Option<Lsn>,
+    /// The snapshot under way, or the completed one whose resume the stream has not
+    /// passed.
+    pub series: Option<SnapshotSeries>,
+    pub resumed_at: Option<Lsn>,
 }
 
 impl OffsetStore {
@@ -63,6 +90,7 @@ impl OffsetStore {
                 producer,
                 topic: topic.to_owned(),
                 key,
+                resumed: None,
             },
             stored,
         ))
@@ -84,20 +112,53 @@ impl OffsetStore {
             .map_err(|_| KafkaError::Canceled)?
     }
 
-    /// Records the end of the initial snapshot at `lsn`.
-    pub async fn snapshot_completed(&self, lsn: Lsn) -> Result<(), KafkaError> {
+    /// Records that the snapshot `series` began (before its first record is sent).
+    pub async fn snapshot_started(&self, series: SnapshotSeries) -> Result<(), KafkaError> {
         self.write(json!({
-            "lsn": lsn.0,
+            "lsn": series.lsn.0,
             "ts_usec": now_us(),
-            "last_snapshot_record": true,
-            "snapshot_completed": true,
+            "snapshot": "INITIAL",
+            "last_snapshot_record": false,
+            "snapshot_completed": false,
+            "snapshot_series_lsn": series.lsn.0,
+            "snapshot_started_ms": series.started_ms,
         }))
         .await
     }
 
+    /// Records the end of the initial snapshot at `lsn`; a resumed one's point is
+    /// kept in every offset until the stream passes it.
+    pub async fn snapshot_completed(
+        &mut self,
+        lsn: Lsn,
+        resumed: Option<ResumedSnapshot>,
+    ) -> Result<(), KafkaError> {
+        self.resumed = resumed;
+        let mut value = json!({
+            "lsn": lsn.0,
+            "ts_usec": now_us(),
+            "last_snapshot_record": true,
+            "snapshot_completed": true,
+        });
+        add_resumed(&mut value, self.resumed, lsn);
+        self.write(value).await
+    }
+
+    /// Keeps writing a resumed snapshot's fields until the stream passes its point
+    /// (after a restart that found them in the stored offset).
+    pub fn keep_resumed(&mut self, resumed: ResumedSnapshot) {
+        self.resumed = Some(resumed);
+    }
+
     /// Records the LSN the slot was confirmed to.
     pub async fn streamed(&self, lsn: Lsn) -> Result<(), KafkaError> {
-        self.write(streamed_value(lsn)).await
+        self.write(self.streamed_value(lsn)).await
+    }
+
+    fn streamed_value(&self, lsn: Lsn) -> Value {
+        let mut value = streamed_value(lsn);
+        add_resumed(&mut value, self.resumed, lsn);
+        value
     }
 
     /// The record [`OffsetStore::streamed`] writes, for the transactional mode to
@@ -106,7 +167,7 @@ impl OffsetStore {
         OffsetsRecord {
             topic: self.topic.clone(),
             key: self.key.clone(),
-            value: serde_json::to_vec(&streamed_value(lsn)).unwrap_or_default(),
+            value: serde_json::to_vec(&self.streamed_value(lsn)).unwrap_or_default(),
         }
     }
 
@@ -167,11 +228,36 @@ async fn ensure_topic(config: &ClientConfig, topic: &str) -> Result<(), KafkaErr
 /// What the last value written under `key` says.
 fn read_latest(config: &ClientConfig, topic: &str, key: &[u8]) -> Result<StoredOffset, KafkaError> {
     Ok(read_latest_value(config, topic, key)?
-        .map(|value| StoredOffset {
-            snapshot_completed: value["snapshot_completed"].as_bool().unwrap_or(false),
-            lsn: value["lsn"].as_u64().map(Lsn),
-        })
+        .map(|value| stored_offset(&value))
         .unwrap_or_default())
+}
+
+/// A resumed snapshot's fields, in offsets before the point it was resumed at.
+fn add_resumed(value: &mut Value, resumed: Option<ResumedSnapshot>, lsn: Lsn) {
+    if let Some(resumed) = resumed.filter(|r| lsn < r.resumed_at) {
+        value["snapshot_series_lsn"] = json!(resumed.series.lsn.0);
+        value["snapshot_started_ms"] = json!(resumed.series.started_ms);
+        value["snapshot_resumed_lsn"] = json!(resumed.resumed_at.0);
+    }
+}
+
+fn stored_offset(value: &Value) -> StoredOffset {
+    let series = match (
+        value["snapshot_series_lsn"].as_u64(),
+        value["snapshot_started_ms"].as_i64(),
+    ) {
+        (Some(lsn), Some(started_ms)) => Some(SnapshotSeries {
+            lsn: Lsn(lsn),
+            started_ms,
+        }),
+        _ => None,
+    };
+    StoredOffset {
+        snapshot_completed: value["snapshot_completed"].as_bool().unwrap_or(false),
+        lsn: value["lsn"].as_u64().map(Lsn),
+        series,
+        resumed_at: value["snapshot_resumed_lsn"].as_u64().map(Lsn),
+    }
 }
 
 /// The last value written under `key`, reading the topic from its start to its end.
@@ -226,5 +312,49 @@ fn read_latest_value(
         if message.offset() + 1 >= high {
             return Ok(latest);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RESUMED: ResumedSnapshot = ResumedSnapshot {
+        series: SnapshotSeries {
+            lsn: Lsn(1_000),
+            started_ms: 1_765_000_000_000,
+        },
+        resumed_at: Lsn(5_000),
+    };
+
+    #[test]
+    fn a_resumed_snapshot_is_remembered_until_the_stream_passes_its_point() {
+        let mut before = streamed_value(Lsn(4_999));
+        add_resumed(&mut before, Some(RESUMED), Lsn(4_999));
+        let stored = stored_offset(&before);
+        assert_eq!(stored.series, Some(RESUMED.series));
+        assert_eq!(stored.resumed_at, Some(RESUMED.resumed_at));
+        assert!(stored.snapshot_completed);
+
+        let mut at = streamed_value(Lsn(5_000));
+        add_resumed(&mut at, Some(RESUMED), Lsn(5_000));
+        let stored = stored_offset(&at);
+        assert_eq!((stored.series, stored.resumed_at), (None, None));
+        assert_eq!(stored.lsn, Some(Lsn(5_000)));
+    }
+
+    #[test]
+    fn offsets_without_pgcdc_fields_read_as_no_snapshot_under_way() {
+        // Written before series were recorded, or by Debezium.
+        let stored = stored_offset(&json!({"lsn": 42, "lsn_commit": 42, "ts_usec": 1}));
+        assert_eq!(
+            stored,
+            StoredOffset {
+                snapshot_completed: false,
+                lsn: Some(Lsn(42)),
+                series: None,
+                resumed_at: None,
+            }
+        );
     }
 }

@@ -9,9 +9,10 @@
 //! each later table's first, `last_in_data_collection` for each table's last but the
 //! final table's, whose last is `last`; `true` otherwise.
 //!
-//! A crash during the snapshot leaves no completed-snapshot offset, so the next start
-//! snapshots again from a new slot: rows already sent are sent again (at-least-once
-//! for an interrupted snapshot only; the stream after it is exactly-once).
+//! A crash during the snapshot leaves the slot where the snapshot began, and the next
+//! start goes on with it ([`crate::offsets::overlap`]): rows whose keys Kafka
+//! already holds are skipped, the others read as of a newer exported snapshot. Rows
+//! of keyless tables have nothing to be recognised by and are all read again.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -31,7 +32,7 @@ use super::metrics::TaskMetrics;
 use super::TaskError;
 use crate::capture::TableSchema;
 use crate::lsn::Lsn;
-use crate::offsets::SourcePosition;
+use crate::offsets::{SnapshotKeys, SourcePosition};
 use crate::pgoutput::TupleData;
 use crate::producer::{EventProducer, OutgoingRecord, ProducerError};
 use crate::replication::ReplicationConfig;
@@ -48,7 +49,16 @@ const MAX_IN_FLIGHT: usize = 16_384;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SnapshotStats {
     pub tables: usize,
+    /// Rows sent.
     pub rows: u64,
+    /// Rows a resumed snapshot found already sent.
+    pub skipped: u64,
+}
+
+struct Held {
+    tuple: TupleData,
+    marker: SnapshotMarker,
+    records: Vec<crate::pipeline::EncodedRecord>,
 }
 
 struct Job {
@@ -90,11 +100,15 @@ impl Readers {
     }
 }
 
-/// Reads `tables` and publishes their rows; returns when every record is acknowledged.
+/// Reads `tables` as of `point` (the readers' snapshot) and publishes their rows;
+/// returns when every record is acknowledged. A resumed snapshot passes the keys its
+/// series already sent in `already_sent`: those rows are skipped, and the keys of the
+/// rows sent are added with `point`.
 pub async fn run(
     readers: Readers,
     tables: &[Arc<TableSchema>],
-    consistent_point: Lsn,
+    point: Lsn,
+    mut already_sent: Option<&mut SnapshotKeys>,
     encoder: &mut DebeziumEncoder,
     producer: &mut EventProducer,
     metrics: &TaskMetrics,
@@ -144,9 +158,10 @@ pub async fn run(
 
     let mut sender = Sender {
         producer,
-        // Snapshot records sort before everything the stream sends from the
-        // consistent point on.
-        commit_lsn: Lsn(consistent_point.0.saturating_sub(1)),
+        // Snapshot records sort before everything the stream sends from the point
+        // on (and the tails skip them: their header says what they are).
+        commit_lsn: Lsn(point.0.saturating_sub(1)),
+        point,
         ordinal: 0,
         acks: FuturesUnordered::new(),
         in_transaction: 0,
@@ -168,8 +183,11 @@ pub async fn run(
         });
         // Keep the workers busy without queueing the whole table.
         let mut next_job = queued.next();
-        let mut held: Option<(TupleData, SnapshotMarker)> = None;
+        // The row sent last, held back until the next one shows whether it is the
+        // table's last (its marker then changes).
+        let mut held: Option<Held> = None;
         let mut table_rows = 0u64;
+        let mut table_skipped = 0u64;
         while pending_chunks > 0 {
             tokio::select! {
                 permit = job_tx.reserve(), if next_job.is_some() => {
@@ -185,48 +203,70 @@ pub async fn run(
                     metrics.snapshot_rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
                     for row in rows {
                         let marker = if first_of_snapshot {
-                            first_of_snapshot = false;
                             SnapshotMarker::First
-                        } else if held.is_none() && table_rows == 0 {
+                        } else if table_rows == 0 {
                             SnapshotMarker::FirstInDataCollection
                         } else {
                             SnapshotMarker::True
                         };
+                        let info = source(encoder, table, point, snapshot_xid, marker);
+                        encoder.snapshot_row(table, &row, &info, &mut records).map_err(TaskError::Encode)?;
+                        if let Some(keys) = already_sent.as_deref_mut() {
+                            let sent = !records.is_empty() && records.iter().all(|r| {
+                                r.key.as_deref().is_some_and(|key| keys.contains(&r.topic, key))
+                            });
+                            if sent {
+                                records.clear();
+                                table_skipped += 1;
+                                continue;
+                            }
+                            for record in &records {
+                                keys.insert(&record.topic, record.key.as_deref(), point);
+                            }
+                        }
+                        first_of_snapshot = false;
                         table_rows += 1;
-                        if let Some((tuple, marker)) = held.replace((row, marker)) {
-                            let source = source(encoder, table, consistent_point, snapshot_xid, marker);
-                            encoder.snapshot_row(table, &tuple, &source, &mut records).map_err(TaskError::Encode)?;
-                            sender.send(std::mem::take(&mut records)).await?;
+                        let next = Held { tuple: row, marker, records: std::mem::take(&mut records) };
+                        if let Some(previous) = held.replace(next) {
+                            encoder.count_snapshot_row(table, previous.records.len());
+                            sender.send(previous.records).await?;
                         }
                     }
                     if last_progress.elapsed() >= PROGRESS_EVERY {
                         last_progress = Instant::now();
-                        tracing::info!(table = %name, rows = table_rows, total_rows = stats.rows + table_rows, "snapshot in progress");
+                        tracing::info!(table = %name, rows = table_rows, skipped = table_skipped, total_rows = stats.rows + table_rows, "snapshot in progress");
                     }
                 }
             }
         }
-        if let Some((tuple, held_marker)) = held.take() {
+        if let Some(last) = held.take() {
             // Debezium's precedence (RelationalSnapshotChangeEventSource
             // setSnapshotMarker): last of the snapshot, then first of the snapshot
             // (a one-row first table keeps `first`), then last of a table.
             let marker = if is_last_table {
                 SnapshotMarker::Last
-            } else if held_marker == SnapshotMarker::First {
+            } else if last.marker == SnapshotMarker::First {
                 SnapshotMarker::First
             } else {
                 SnapshotMarker::LastInDataCollection
             };
-            let source = source(encoder, table, consistent_point, snapshot_xid, marker);
-            encoder
-                .snapshot_row(table, &tuple, &source, &mut records)
-                .map_err(TaskError::Encode)?;
-            sender.send(std::mem::take(&mut records)).await?;
+            let records = if marker == last.marker {
+                last.records
+            } else {
+                let info = source(encoder, table, point, snapshot_xid, marker);
+                encoder
+                    .snapshot_row(table, &last.tuple, &info, &mut records)
+                    .map_err(TaskError::Encode)?;
+                std::mem::take(&mut records)
+            };
+            encoder.count_snapshot_row(table, records.len());
+            sender.send(records).await?;
         }
+        stats.skipped += table_skipped;
         stats.tables += 1;
         stats.rows += table_rows;
         metrics.snapshot_tables_done.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(table = %name, rows = table_rows, "snapshot of table completed");
+        tracing::info!(table = %name, rows = table_rows, skipped = table_skipped, "snapshot of table completed");
     }
     drop(job_tx);
     for worker in workers {
@@ -249,6 +289,7 @@ type AckFuture = Pin<Box<dyn Future<Output = Result<i64, ProducerError>> + Send>
 struct Sender<'a> {
     producer: &'a mut EventProducer,
     commit_lsn: Lsn,
+    point: Lsn,
     ordinal: u32,
     acks: FuturesUnordered<AckFuture>,
     /// Records in the open Kafka transaction (the transactional mode).
@@ -304,6 +345,7 @@ impl Sender<'_> {
                 key: record.key,
                 value: record.value,
                 position,
+                snapshot_point: Some(self.point),
             };
             let partition = self.producer.partition_of(&outgoing);
             if self.producer.is_transactional() {
