@@ -39,9 +39,11 @@ use crate::replication::ReplicationConfig;
 use crate::snapshot::chunks::{plan, BlockRange};
 use crate::snapshot::{copy_chunk, import_snapshot, table_blocks, SnapshotError};
 
-/// 8 MiB of heap per chunk: small enough to bound memory, large enough that the
-/// per-query overhead does not show.
-const BLOCKS_PER_CHUNK: u32 = 1024;
+/// 1 MiB of heap per chunk. A chunk's rows are held in memory from its COPY until
+/// they are sent, and up to `2 × snapshot.max.threads + 2` chunks can be. At 8 MiB a
+/// chunk the snapshot peaked at 157 MiB of RSS (211 MiB with two threads); at 1 MiB,
+/// 87 and 105 MiB, for about 12% fewer rows/s (bench/RESULTS.md, 2026-12-07).
+const BLOCKS_PER_CHUNK: u32 = 128;
 /// Records sent and not yet acknowledged before reading pauses.
 const MAX_IN_FLIGHT: usize = 16_384;
 
