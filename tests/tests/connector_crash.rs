@@ -66,8 +66,8 @@ async fn sigkill_during_load(label: &str, bootstrap: &str, kafka: &ClientConfig)
     let deployment = Deployment::new(&db, bootstrap);
     eprintln!("connector log: {}", deployment.log.display());
 
-    // The initial snapshot completes before the first kill (a crash during the
-    // snapshot is documented as at-least-once for the snapshot's rows).
+    // The initial snapshot completes before the first kill (crashes during the
+    // snapshot have their own test below).
     let mut process = deployment.start();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {

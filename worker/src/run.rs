@@ -13,8 +13,8 @@
 //! delete for as long as that takes (a connection timeout; a snapshot, for hours). So
 //! such a task — and a streaming one that has not drained in time — is aborted, as a
 //! crash would end it, which the connector is built for: the next start resumes from
-//! the slot's confirmed position, skips what Kafka already has, and takes an
-//! interrupted snapshot again. An abort takes effect at the task's next `.await`; until
+//! the slot's confirmed position, skips what Kafka already has, and resumes an
+//! interrupted snapshot. An abort takes effect at the task's next `.await`; until
 //! then it finishes in the background, and the next run (or the slot's drop) waits
 //! for it.
 

@@ -299,7 +299,7 @@ struct Sender<'a> {
 }
 
 /// In the transactional mode, snapshot records are committed in transactions of this
-/// many: an interrupted snapshot (taken again at the next start) leaves nothing a
+/// many: an interrupted snapshot (resumed at the next start) leaves nothing a
 /// `read_committed` reader sees past its last commit.
 const RECORDS_PER_TRANSACTION: usize = 8192;
 
