@@ -24,7 +24,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-use super::tail::TailError;
+use super::tail::{partitions_of, read_back_config, TailError};
 use crate::lsn::Lsn;
 
 /// The Kafka record header of a snapshot record: the point (LSN) its row was read at.
@@ -148,13 +148,7 @@ pub fn read_snapshot_keys(
     since_ms: Option<i64>,
     timeout: Duration,
 ) -> Result<SnapshotKeys, TailError> {
-    let mut config = config.clone();
-    config
-        .set("group.id", "pgcdc-snapshot-reader")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .set("fetch.wait.max.ms", "10");
+    let config = read_back_config(config, "pgcdc-snapshot-reader");
     let mut keys = SnapshotKeys::new();
     for topic in topics {
         let kafka = |source| TailError::Kafka {
@@ -162,15 +156,7 @@ pub fn read_snapshot_keys(
             source,
         };
         let consumer: BaseConsumer = config.create().map_err(kafka)?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), timeout)
-            .map_err(kafka)?;
-        let Some(partitions) = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic && t.error().is_none())
-            .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
-        else {
+        let Some(partitions) = partitions_of(&consumer, topic, timeout)? else {
             continue;
         };
         let mut starts = TopicPartitionList::new();

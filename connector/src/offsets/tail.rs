@@ -115,17 +115,7 @@ pub fn read_tails(
     topics: &[String],
     timeout: Duration,
 ) -> Result<ResumeFilter, TailError> {
-    let mut config = config.clone();
-    config
-        .set("group.id", "pgcdc-tail-reader")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        // Aborted transactions must not count as written.
-        .set("isolation.level", "read_committed")
-        // A window that holds only transaction markers and aborted records ends in
-        // an empty fetch, which the broker would hold for fetch.wait.max.ms (500 ms)
-        // waiting for data that is not coming.
-        .set("fetch.wait.max.ms", "10");
+    let config = read_back_config(config, "pgcdc-tail-reader");
     let mut filter = ResumeFilter::new();
     for topic in topics {
         let kafka = |source| TailError::Kafka {
@@ -133,15 +123,7 @@ pub fn read_tails(
             source,
         };
         let consumer: BaseConsumer = config.create().map_err(kafka)?;
-        let metadata = consumer
-            .fetch_metadata(Some(topic), timeout)
-            .map_err(kafka)?;
-        let Some(partitions) = metadata
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic && t.error().is_none())
-            .map(|t| t.partitions().iter().map(|p| p.id()).collect::<Vec<_>>())
-        else {
+        let Some(partitions) = partitions_of(&consumer, topic, timeout)? else {
             continue; // not created yet: nothing written
         };
         for partition in partitions {
@@ -156,6 +138,42 @@ pub fn read_tails(
         }
     }
     Ok(filter)
+}
+
+/// A consumer's settings for reading back what pgcdc wrote, from `config` (the
+/// cluster and its security), in the consumer group `group`.
+pub(super) fn read_back_config(config: &ClientConfig, group: &str) -> ClientConfig {
+    let mut config = config.clone();
+    config
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        // Aborted transactions must not count as written.
+        .set("isolation.level", "read_committed")
+        // A window that holds only transaction markers and aborted records ends in
+        // an empty fetch, which the broker would hold for fetch.wait.max.ms (500 ms)
+        // waiting for data that is not coming.
+        .set("fetch.wait.max.ms", "10");
+    config
+}
+
+/// The partitions of `topic`, or `None` when it does not exist.
+pub(super) fn partitions_of(
+    consumer: &BaseConsumer,
+    topic: &str,
+    timeout: Duration,
+) -> Result<Option<Vec<i32>>, TailError> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|source| TailError::Kafka {
+            topic: topic.to_owned(),
+            source,
+        })?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+        .map(|t| t.partitions().iter().map(|p| p.id()).collect()))
 }
 
 /// Scans backwards from the end of one partition, doubling the window, until a

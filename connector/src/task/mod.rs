@@ -53,7 +53,8 @@ use crate::pipeline::{
 use crate::producer::{EventProducer, ProducerError};
 use crate::publication::{ensure_publication, published_tables, AutocreateMode, TableName};
 use crate::replication::{
-    CreateSlotOptions, ReplicationClient, ReplicationConfig, ReplicationError, SnapshotAction,
+    CreateSlotOptions, CreatedSlot, ReplicationClient, ReplicationConfig, ReplicationError,
+    SnapshotAction,
 };
 use crate::slot;
 use crate::snapshot::{table_schema, SnapshotError};
@@ -337,19 +338,9 @@ async fn run_started(
                 // A temporary slot's exported snapshot marks the point the series
                 // goes on from; the connector's slot stays where the series began.
                 let mut side = ReplicationClient::connect(replication.clone()).await?;
-                let created = side
-                    .create_slot(
-                        &resume::resume_slot_name(&config.slot_name),
-                        CreateSlotOptions {
-                            temporary: true,
-                            snapshot: SnapshotAction::Export,
-                        },
-                    )
-                    .await?;
-                let name = created.snapshot_name.clone().ok_or_else(|| {
-                    TaskError::Snapshot("the server exported no snapshot".to_owned())
-                })?;
-                let readers = snapshot::Readers::open(&replication, &name, threads).await?;
+                let resume_slot = resume::resume_slot_name(&config.slot_name);
+                let (created, readers) =
+                    export_snapshot(&mut side, &resume_slot, true, &replication, threads).await?;
                 // The readers hold the snapshot now; the temporary slot would only pin WAL.
                 side.close().await?;
                 tracing::info!(
@@ -367,19 +358,14 @@ async fn run_started(
                     tracing::warn!(slot = %config.slot_name, "dropping the slot to take a consistent snapshot");
                     slot::drop_slot(&sql, &config.slot_name).await?;
                 }
-                let created = client
-                    .create_slot(
-                        &config.slot_name,
-                        CreateSlotOptions {
-                            temporary: initial_only,
-                            snapshot: SnapshotAction::Export,
-                        },
-                    )
-                    .await?;
-                let name = created.snapshot_name.clone().ok_or_else(|| {
-                    TaskError::Snapshot("the server exported no snapshot".to_owned())
-                })?;
-                let readers = snapshot::Readers::open(&replication, &name, threads).await?;
+                let (created, readers) = export_snapshot(
+                    &mut client,
+                    &config.slot_name,
+                    initial_only,
+                    &replication,
+                    threads,
+                )
+                .await?;
                 let series = SnapshotSeries {
                     lsn: created.consistent_point,
                     started_ms: resume::now_ms(),
@@ -490,6 +476,32 @@ async fn run_started(
         tracing::info!(slot = %config.slot_name, "dropped the slot (slot.drop.on.stop)");
     }
     Ok(stats)
+}
+
+/// Creates `slot` with an exported snapshot on `client` and opens `threads` readers
+/// inside that snapshot. `client` must stay idle until the readers are open.
+async fn export_snapshot(
+    client: &mut ReplicationClient,
+    slot: &str,
+    temporary: bool,
+    replication: &ReplicationConfig,
+    threads: usize,
+) -> Result<(CreatedSlot, snapshot::Readers), TaskError> {
+    let created = client
+        .create_slot(
+            slot,
+            CreateSlotOptions {
+                temporary,
+                snapshot: SnapshotAction::Export,
+            },
+        )
+        .await?;
+    let name = created
+        .snapshot_name
+        .clone()
+        .ok_or_else(|| TaskError::Snapshot("the server exported no snapshot".to_owned()))?;
+    let readers = snapshot::Readers::open(replication, &name, threads).await?;
+    Ok((created, readers))
 }
 
 /// The standby status interval for this server: the configured one, shortened to a
